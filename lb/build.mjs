@@ -1,0 +1,20 @@
+// Bundles geoswarm-lb into one CommonJS file that runs with plain `node` and no node_modules.
+import { build } from "esbuild";
+import { readFileSync } from "node:fs";
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+
+await build({
+  entryPoints: [new URL("./src/main.ts", import.meta.url).pathname],
+  outfile: new URL("./dist/geoswarm-lb.cjs", import.meta.url).pathname,
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  minify: false,
+  sourcemap: false,
+  legalComments: "none",
+  banner: { js: "#!/usr/bin/env node" },
+  define: { GEOSWARM_LB_VERSION: JSON.stringify(pkg.version) },
+  logLevel: "warning",
+});

@@ -1,0 +1,184 @@
+// The configuration model of geoswarm-lb, in gobetween's key names (snake_case).
+// These are the shapes AFTER validation and defaults: every optional gobetween key that has a
+// default is filled in, durations stay Go duration strings (the REST API returns them as such)
+// and are turned into milliseconds with parseDuration() where they are used.
+// This file is the contract shared by the balancer, the REST API and the Pulumi components.
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+
+export interface LoggingConfig {
+  /** Default "info". gobetween's "warning" and "panic" are accepted as aliases. */
+  level: LogLevel;
+  /** "stdout" (default), "stderr" or a file path (appended to). */
+  output: string;
+  /** "text" (default) or "json". */
+  format: "text" | "json";
+}
+
+export interface ApiConfig {
+  /** Default false. */
+  enabled: boolean;
+  /** host:port, default ":8888". */
+  bind: string;
+  /** Default false. */
+  cors: boolean;
+  basic_auth?: { login: string; password: string };
+  tls?: { cert_path: string; key_path: string };
+  /**
+   * geoswarm extension: serve the API on a non-loopback address without basic auth.
+   * Default false: the balancer refuses to start in that case.
+   */
+  allow_unauthenticated?: boolean;
+}
+
+export interface MetricsConfig {
+  /** Default false. */
+  enabled: boolean;
+  /** host:port, default ":9284". */
+  bind: string;
+}
+
+/** Keys of [defaults]; copied into each server that does not set them. */
+export interface ConnectionOptions {
+  /** Max concurrent client connections of a TCP server; 0 = unlimited (default). */
+  max_connections: number;
+  /** Max silence from the client, Go duration; "0" = none (default). */
+  client_idle_timeout: string;
+  /** Max silence from the backend, Go duration; "0" = none (default). */
+  backend_idle_timeout: string;
+  /** Backend dial timeout, Go duration; "0" = OS default (default). */
+  backend_connection_timeout: string;
+}
+
+/** geoswarm extension: process lifecycle. */
+export interface ShutdownConfig {
+  /** How long SIGTERM/SIGINT waits for live connections before closing them. Default "10s". */
+  grace_period: string;
+}
+
+export type Protocol = "tcp" | "udp";
+export type BalanceStrategy =
+  | "weight"
+  | "roundrobin"
+  | "leastconn"
+  | "leastbandwidth"
+  | "iphash"
+  | "iphash1";
+
+export type DiscoveryKind =
+  | "static"
+  | "srv"
+  | "docker"
+  | "json"
+  | "plaintext"
+  | "exec"
+  | "consul";
+
+export interface DiscoveryConfig {
+  kind: DiscoveryKind;
+  /** Default "keeplast". */
+  failpolicy: "keeplast" | "setempty";
+  /** Pause between fetches, Go duration. "0" (default) = fetch once. */
+  interval: string;
+  /** Per-fetch timeout, Go duration. "0" = the kind's own default. */
+  timeout: string;
+  static_list?: string[];
+  /** Kind-specific keys (srv_*, docker_*, json_*, plaintext_*, exec_command, consul_*). */
+  [key: string]: unknown;
+}
+
+export type HealthcheckKind = "none" | "ping" | "probe" | "exec";
+
+export interface HealthcheckConfig {
+  kind: HealthcheckKind;
+  /** Go duration, > 0 unless kind is "none". Default "0". */
+  interval: string;
+  /** Per-check timeout, Go duration; "0" = none. */
+  timeout: string;
+  /** Consecutive failures to mark a backend down. Default 1. */
+  fails: number;
+  /** Consecutive passes to mark a backend up. Default 1. */
+  passes: number;
+  /** Live state of a newly discovered backend. Default "healthy". */
+  initial_status: "healthy" | "unhealthy";
+  probe_protocol?: "tcp" | "udp";
+  probe_strategy?: "starts_with" | "regexp";
+  /** Bytes to send; Go string escapes such as \xNN, \n are decoded. */
+  probe_send?: string;
+  probe_recv?: string;
+  probe_recv_len?: number;
+  /** Executable called as `<exec_command> <host> <port>`. */
+  exec_command?: string;
+  exec_expected_positive_output?: string;
+  exec_expected_negative_output?: string;
+}
+
+export interface AccessConfig {
+  /** Default "allow". */
+  default: "allow" | "deny";
+  /** "allow <ip|cidr>" / "deny <ip|cidr>", first match wins. */
+  rules: string[];
+}
+
+export interface UdpConfig {
+  /** Requests per session before it closes; 0 = unlimited. 1 = fire-and-forget. */
+  max_requests: number;
+  /** Replies per session before it closes; 0 = unlimited. */
+  max_responses: number;
+  /** Accepted for compatibility; not supported (a warning is logged). */
+  transparent: boolean;
+}
+
+export interface ServerConfig extends ConnectionOptions {
+  bind: string;
+  /** Default "tcp". */
+  protocol: Protocol;
+  /** Default "weight". */
+  balance: BalanceStrategy;
+  /**
+   * geoswarm extension: after a connect failure, how many other backends to try before the
+   * client is closed. Default 2.
+   */
+  backend_connection_retries: number;
+  discovery: DiscoveryConfig;
+  healthcheck: HealthcheckConfig;
+  access: AccessConfig | null;
+  /** PROXY protocol header towards backends; version "1" (text) or "2" (binary). */
+  proxy_protocol: { version: "1" | "2" } | null;
+  udp: UdpConfig | null;
+}
+
+export interface LbConfig {
+  logging: LoggingConfig;
+  api: ApiConfig;
+  metrics: MetricsConfig;
+  defaults: ConnectionOptions;
+  shutdown: ShutdownConfig;
+  servers: Record<string, ServerConfig>;
+}
+
+/** One line of the backend grammar: `host:port weight=N priority=N max_connections=N sni=NAME`. */
+export interface BackendSpec {
+  host: string;
+  port: number;
+  weight: number;
+  priority: number;
+  max_connections: number;
+  sni: string;
+}
+
+/** Where the configuration was read from, as gobetween's `GET /` reports it. */
+export type ConfigSource =
+  | { kind: "file"; path: string; format: "toml" | "json" }
+  | { kind: "url"; url: string; format: "toml" | "json" };
+
+/** A configuration error: names the key path, the value and what is allowed. */
+export class ConfigError extends Error {
+  constructor(
+    /** Each problem as "path: message". */
+    readonly problems: string[],
+  ) {
+    super(problems.join("\n"));
+    this.name = "ConfigError";
+  }
+}
