@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian 12 machine that has Node 20 and npm:
+# the Debian tools the tests run for real, then the npm packages from the lockfile.
+# Usage: scripts/setup.sh            (as root, or with sudo available)
+set -euo pipefail
+
+# Debian packages used by tests as real validators / peers. Keep one per line, with the reason.
+APT_PACKAGES=(
+)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root (or sudo) to run: $*"; exit 1; fi
+}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages already present"
+fi
+
+cd "$(dirname "$0")/.."
+log "installing npm packages from package-lock.json"
+npm ci --no-audit --no-fund
+log "done"
