@@ -1,0 +1,56 @@
+// `host:port` addresses as gobetween's config uses them for `bind`, `api.bind`, `metrics.bind`,
+// `srv_lookup_server` and `consul_host`.
+import ipaddr from "ipaddr.js";
+
+export interface HostPort {
+  /** Host without IPv6 brackets; "" means all addresses. */
+  host: string;
+  port: number;
+}
+
+const HOSTNAME_RE = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/;
+
+/** True when `ip` is an IPv4 (four-part dotted decimal) or IPv6 literal without a zone. */
+export function isIpLiteral(ip: string): boolean {
+  if (ipaddr.IPv4.isValidFourPartDecimal(ip)) return true;
+  return !ip.includes("%") && ipaddr.IPv6.isValid(ip);
+}
+
+/**
+ * Splits `host:port` (IPv6 hosts in brackets: `[::1]:80`). The host may be empty (`:80`, all
+ * addresses), an IP literal or a hostname; the port must be 1-65535, or 0-65535 with
+ * `allowPortZero` (0 = any free port, for listeners). Returns null otherwise.
+ */
+export function parseHostPort(s: string, allowPortZero = false): HostPort | null {
+  const m = /^(.*):([0-9]{1,5})$/.exec(s);
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port < (allowPortZero ? 0 : 1) || port > 65535) return null;
+  let host = m[1];
+  if (host.startsWith("[")) {
+    if (!host.endsWith("]")) return null;
+    host = host.slice(1, -1);
+    if (host.includes("%") || !ipaddr.IPv6.isValid(host)) return null;
+    return { host, port };
+  }
+  if (host === "") return { host, port };
+  if (/^[0-9.]+$/.test(host))
+    return ipaddr.IPv4.isValidFourPartDecimal(host) ? { host, port } : null;
+  if (!HOSTNAME_RE.test(host)) return null;
+  return { host, port };
+}
+
+/** True for hosts that only listen on the loopback interface. */
+export function isLoopbackHost(host: string): boolean {
+  if (host.toLowerCase() === "localhost") return true;
+  if (!isIpLiteral(host)) return false;
+  const addr = ipaddr.process(host);
+  return addr.range() === "loopback";
+}
+
+/** True for the hosts that mean "every address" (`""`, `0.0.0.0`, `::`). */
+export function isWildcardHost(host: string): boolean {
+  if (host === "") return true;
+  if (!isIpLiteral(host)) return false;
+  return ipaddr.parse(host).range() === "unspecified";
+}

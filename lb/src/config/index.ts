@@ -1,0 +1,13 @@
+// Public surface of the configuration module.
+
+export { isIpLiteral, isLoopbackHost, isWildcardHost, parseHostPort } from "./address";
+export {
+  BACKEND_LINE_SYNTAX,
+  DEFAULT_BACKEND_PATTERN,
+  formatBackendLine,
+  parseBackendLine,
+} from "./backend-line";
+export { formatDuration, isDuration, parseDuration, parseDurationNs } from "./duration";
+export { compileGoRegexp, translateGoRegexp } from "./go-regexp";
+export { decodeGoString } from "./go-string";
+export * from "./types";
