@@ -1,0 +1,208 @@
+// UDP front end: one session per client ip:port, each with a connected socket to its elected
+// backend. Replies go back to the client from the listening socket, so they come from the bind
+// address.
+//
+// Session rules (gobetween's keys, enforced as documented, which gobetween 0.8.2 does not):
+// - client_idle_timeout: the session ends when the client has sent nothing for that long.
+// - backend_idle_timeout: the session ends when the backend has replied nothing for that long.
+// - max_requests = N: after the N-th client packet the session retires: the client's next packet
+//   opens a new session (new election); the retired one only waits for replies.
+// - max_responses = N: the session ends after relaying N replies.
+// A retired session ends after max_responses replies, or when no reply came for
+// backend_idle_timeout (client_idle_timeout, else 2 s, when that is unset).
+import dgram from "node:dgram";
+import { isIPv6 } from "node:net";
+import type { Backend } from "../core/backend";
+import type { ProxyContext } from "./context";
+
+const RETIRED_REPLY_WAIT_MS = 2000;
+/** Packets held per session while its backend socket connects. */
+const MAX_PENDING_PACKETS = 1024;
+
+interface Session {
+  key: string;
+  clientAddress: string;
+  clientPort: number;
+  backend: Backend;
+  socket: dgram.Socket;
+  connected: boolean;
+  pending: Buffer[];
+  requests: number;
+  responses: number;
+  retired: boolean;
+  clientTimer?: NodeJS.Timeout;
+  backendTimer?: NodeJS.Timeout;
+  closed: boolean;
+}
+
+export class UdpFrontend {
+  private socket!: dgram.Socket;
+  private readonly sessions = new Map<string, Session>();
+  /** Every open session, including retired ones. */
+  private readonly open = new Set<Session>();
+
+  constructor(private readonly ctx: ProxyContext) {}
+
+  listen(host: string, port: number): Promise<void> {
+    const type = host && isIPv6(host) ? "udp6" : "udp4";
+    this.socket = dgram.createSocket({ type, reuseAddr: false });
+    return new Promise((resolve, reject) => {
+      this.socket.once("error", reject);
+      this.socket.bind({ address: host || undefined, port }, () => {
+        this.socket.off("error", reject);
+        this.socket.on("error", (err) => this.ctx.log.error({ err: err.message }, "udp socket error"));
+        this.socket.on("message", (msg, rinfo) => this.onClientPacket(msg, rinfo));
+        resolve();
+      });
+    });
+  }
+
+  address(): { address: string; port: number } {
+    return this.socket.address();
+  }
+
+  get activeSessions(): number {
+    return this.open.size;
+  }
+
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  async waitIdle(deadlineMs: number): Promise<boolean> {
+    const until = Date.now() + deadlineMs;
+    while (this.open.size > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, until - Date.now()))));
+    }
+    return this.open.size === 0;
+  }
+
+  destroyAll(): void {
+    for (const s of [...this.open]) this.closeSession(s);
+  }
+
+  private onClientPacket(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const ctx = this.ctx;
+    const cfg = ctx.config();
+    const key = `${rinfo.address}:${rinfo.port}`;
+    let session = this.sessions.get(key);
+    if (!session) {
+      const clientIp = ctx.clientIp(rinfo.address);
+      if (cfg.access && !cfg.access.allows(clientIp)) return;
+      if (cfg.maxConnections > 0 && this.open.size >= cfg.maxConnections) return;
+      const created = this.openSession(key, rinfo, clientIp);
+      if (!created) return;
+      session = created;
+    }
+    this.sendToBackend(session, msg);
+    session.requests++;
+    if (session.clientTimer) session.clientTimer.refresh();
+    if (cfg.maxRequests > 0 && session.requests >= cfg.maxRequests) this.retire(session);
+  }
+
+  private openSession(key: string, rinfo: dgram.RemoteInfo, clientIp: string): Session | undefined {
+    const ctx = this.ctx;
+    const backend = ctx.table.elect({ clientIp });
+    if (!backend) return undefined;
+    const socket = dgram.createSocket(backend.host.includes(":") ? "udp6" : "udp4");
+    const session: Session = {
+      key,
+      clientAddress: rinfo.address,
+      clientPort: rinfo.port,
+      backend,
+      socket,
+      connected: false,
+      pending: [],
+      requests: 0,
+      responses: 0,
+      retired: false,
+      closed: false,
+    };
+    this.sessions.set(key, session);
+    this.open.add(session);
+    ctx.counters.activeConnections++;
+    const cfg = ctx.config();
+    if (cfg.clientIdleMs > 0) {
+      session.clientTimer = setTimeout(() => this.closeSession(session), cfg.clientIdleMs);
+    }
+    this.armBackendTimer(session);
+
+    socket.on("error", (err) => {
+      ctx.log.debug({ backend: backend.key, err: err.message }, "udp backend socket error");
+      if (!session.connected) ctx.table.connectionRefused(backend);
+      this.closeSession(session, !session.connected);
+    });
+    socket.on("message", (reply) => this.onBackendPacket(session, reply));
+    const host = backend.host.startsWith("[") ? backend.host.slice(1, -1) : backend.host;
+    socket.connect(backend.port, host, () => {
+      if (session.closed) return;
+      session.connected = true;
+      ctx.table.connectionEstablished(backend);
+      for (const packet of session.pending) this.sendToBackend(session, packet);
+      session.pending = [];
+    });
+    return session;
+  }
+
+  private sendToBackend(session: Session, msg: Buffer): void {
+    if (session.closed) return;
+    if (!session.connected) {
+      if (session.pending.length < MAX_PENDING_PACKETS) session.pending.push(msg);
+      return;
+    }
+    session.backend.txBytes += msg.length;
+    this.ctx.counters.txTotal += msg.length;
+    session.socket.send(msg);
+  }
+
+  private onBackendPacket(session: Session, reply: Buffer): void {
+    if (session.closed) return;
+    const cfg = this.ctx.config();
+    session.responses++;
+    session.backend.rxBytes += reply.length;
+    this.ctx.counters.rxTotal += reply.length;
+    this.socket.send(reply, session.clientPort, session.clientAddress);
+    if (session.backendTimer) session.backendTimer.refresh();
+    if (cfg.maxResponses > 0 && session.responses >= cfg.maxResponses) this.closeSession(session);
+  }
+
+  private armBackendTimer(session: Session): void {
+    const cfg = this.ctx.config();
+    const wait = session.retired
+      ? cfg.backendIdleMs || cfg.clientIdleMs || RETIRED_REPLY_WAIT_MS
+      : cfg.backendIdleMs;
+    if (session.backendTimer) clearTimeout(session.backendTimer);
+    session.backendTimer = wait > 0 ? setTimeout(() => this.closeSession(session), wait) : undefined;
+  }
+
+  private retire(session: Session): void {
+    if (session.retired) return;
+    session.retired = true;
+    if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+    if (session.clientTimer) clearTimeout(session.clientTimer);
+    session.clientTimer = undefined;
+    this.armBackendTimer(session);
+  }
+
+  private closeSession(session: Session, refused = false): void {
+    if (session.closed) return;
+    session.closed = true;
+    if (session.clientTimer) clearTimeout(session.clientTimer);
+    if (session.backendTimer) clearTimeout(session.backendTimer);
+    if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+    this.open.delete(session);
+    this.ctx.counters.activeConnections--;
+    if (!refused) this.ctx.table.connectionClosed(session.backend);
+    try {
+      session.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+}
