@@ -10,4 +10,12 @@ export {
 export { formatDuration, isDuration, parseDuration, parseDurationNs } from "./duration";
 export { compileGoRegexp, translateGoRegexp } from "./go-regexp";
 export { decodeGoString } from "./go-string";
+export {
+  loadConfig,
+  parseConfigText,
+  substituteEnv,
+  summarizeConfig,
+  URL_TIMEOUT_MS,
+} from "./load";
+export { validateConfig, validateServer } from "./schema";
 export * from "./types";
