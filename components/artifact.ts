@@ -1,0 +1,28 @@
+// Locating and hashing the geoswarm-lb artifact the Balancer ships.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+
+export const LB_ARTIFACT = "lb/dist/geoswarm-lb.cjs";
+
+/** The geoswarm package root: the nearest ancestor of `from` whose package.json is named "geoswarm". */
+export function packageRoot(from: string = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, "package.json");
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).name === "geoswarm") return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no geoswarm package.json above ${from}`);
+  }
+}
+
+export const defaultArtifactPath = (): string => path.join(packageRoot(), LB_ARTIFACT);
+
+export const sha256 = (data: string | Buffer): string =>
+  createHash("sha256").update(data).digest("hex");
+
+/** sha256 of a file; a clear error when it has not been built. */
+export function fileSha256(file: string): string {
+  if (!existsSync(file)) {
+    throw new Error(`geoswarm-lb artifact not found at ${file}: run \`npm run build:lb\` first`);
+  }
+  return sha256(readFileSync(file));
+}

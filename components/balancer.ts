@@ -1,0 +1,199 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { ElasticAddress } from "./addresses";
+import { defaultArtifactPath, fileSha256, sha256 } from "./artifact";
+import type { ConsulCluster } from "./consul";
+import {
+  createMachine,
+  ownAddress,
+  type SshArgs,
+  sshConnection,
+  WAIT_FOR_CLOUD_INIT,
+} from "./machine";
+import type { RegionNetwork } from "./network";
+import { BALANCER_NAME } from "./plan";
+import { balancerUserData } from "./render/cloudinit";
+import { balancerConfig, renderBalancerConfig } from "./render/lb";
+import { lbInstallScript, NODE_BIN } from "./render/scripts";
+import { lbUnit } from "./render/systemd";
+import { TYPE_PREFIX } from "./types";
+
+export interface BalancerArgs {
+  /** Network of the core region; the host uses its `balancer` security group. Required. */
+  network: RegionNetwork;
+  /** Consul cluster the local client agent joins and the `consul` server fronts. Required. */
+  consul: ConsulCluster;
+  /** SSH access for copying the artifact and config and restarting the service. Required. */
+  ssh: SshArgs;
+  /** Who may use the `consul` server on :8500: IPs (→ /32) or CIDRs. Required (deny otherwise). */
+  consulClients: pulumi.Input<pulumi.Input<string>[]>;
+  /** EC2 instance type. Defaults to "t3.small". */
+  instanceType?: string;
+  /** REST API basic-auth login; the password is generated and secret. Defaults to "geoswarm". */
+  apiUser?: string;
+  /** REST API port. Defaults to 8888. */
+  apiPort?: number;
+  /** Node.js version installed on the host. Defaults to "20.18.1". */
+  nodeVersion?: string;
+  /** sha256 of the Node.js linux-x64 tarball. Defaults to checking nodejs.org's SHASUMS256.txt. */
+  nodeSha256?: string;
+  /** Path of the built balancer. Defaults to `lb/dist/geoswarm-lb.cjs` in the geoswarm package. */
+  artifactPath?: string;
+  /** Lowest port the balancer will bind (entry points); below 1024 grants CAP_NET_BIND_SERVICE. Defaults to 1024. */
+  lowestPort?: number;
+  /** Pre-allocated Elastic IP. Defaults to a new EIP owned by the balancer. */
+  address?: ElasticAddress;
+  /** AMI id. Defaults to the region's latest Ubuntu 24.04 amd64 image (then pinned). */
+  ami?: pulumi.Input<string>;
+}
+
+export const LB_USER = "geoswarm-lb";
+export const LB_UNIT = "geoswarm-lb.service";
+export const LB_CONFIG_PATH = "/etc/geoswarm-lb/config.toml";
+export const LB_INSTALL_DIR = "/opt/geoswarm-lb";
+
+/**
+ * geoswarm-lb on EC2 in the core region, with an Elastic IP: pinned Node.js, a Consul client
+ * agent, the `consul` server on :8500 and the REST API with a generated secret password. The
+ * artifact and its config are copied with CopyToRemote; the service restarts only when the
+ * artifact's hash, the config or the unit changes (or the instance is new).
+ */
+export class Balancer extends pulumi.ComponentResource {
+  public readonly publicIp: pulumi.Output<string>;
+  public readonly instanceId: pulumi.Output<string>;
+  public readonly apiUrl: pulumi.Output<string>;
+  public readonly apiUser: string;
+  /** Secret. */
+  public readonly apiPassword: pulumi.Output<string>;
+  /** `consul://<EIP>:8500/swarmcluster`, the standalone Swarm discovery URL. */
+  public readonly swarmDiscoveryUrl: pulumi.Output<string>;
+  public readonly consulUiUrl: pulumi.Output<string>;
+  /** The rendered config; secret (contains the API password). */
+  public readonly configToml: pulumi.Output<string>;
+  public readonly artifactSha256: string;
+  /** The remote command that installs and restarts the service (its triggers decide restarts). */
+  public readonly installCommand: command.remote.Command;
+
+  constructor(name: string, args: BalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(`${TYPE_PREFIX}Balancer`, name, {}, opts);
+    const apiPort = args.apiPort ?? 8888;
+    this.apiUser = args.apiUser ?? "geoswarm";
+    const artifactPath = args.artifactPath ?? defaultArtifactPath();
+    this.artifactSha256 = fileSha256(artifactPath);
+    const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
+
+    const password = new random.RandomPassword(
+      `${name}-api-password`,
+      { length: 32, special: false },
+      { parent: this },
+    );
+    this.apiPassword = pulumi.secret(password.result);
+
+    const userData = pulumi
+      .all([args.consul.clientConfig(BALANCER_NAME, address.publicIp)])
+      .apply(([config]) =>
+        balancerUserData({
+          hostname: BALANCER_NAME,
+          consulVersion: args.consul.version,
+          config,
+          nodeVersion: args.nodeVersion ?? "20.18.1",
+          nodeSha256: args.nodeSha256,
+          lbUser: LB_USER,
+        }),
+      );
+    const m = createMachine(
+      name,
+      {
+        network: args.network,
+        role: "balancer",
+        instanceType: args.instanceType ?? "t3.small",
+        userData,
+        address,
+        ami: args.ami,
+      },
+      this,
+    );
+
+    this.configToml = pulumi.secret(
+      pulumi
+        .all([this.apiPassword, pulumi.output(args.consulClients)])
+        .apply(([apiPassword, consulClients]) =>
+          renderBalancerConfig(
+            balancerConfig({ apiPort, apiUser: this.apiUser, apiPassword, consulClients }),
+          ),
+        ),
+    );
+    const unit = lbUnit({
+      nodePath: NODE_BIN,
+      artifactPath: `${LB_INSTALL_DIR}/geoswarm-lb.cjs`,
+      configPath: LB_CONFIG_PATH,
+      user: LB_USER,
+      lowestPort: args.lowestPort ?? 1024,
+    });
+
+    const user = args.ssh.user ?? "ubuntu";
+    const staging = `/home/${user}/geoswarm-lb-staging`;
+    const connection = sshConnection(address.publicIp, args.ssh);
+    const onHost = { parent: this, deletedWith: m.instance };
+    const ready = new command.remote.Command(
+      `${name}-ready`,
+      {
+        connection,
+        create: `${WAIT_FOR_CLOUD_INIT} && install -d -m 0700 ${staging}`,
+        triggers: [m.instance.id],
+        addPreviousOutputInEnv: false,
+      },
+      { ...onHost, dependsOn: [m.association], customTimeouts: { create: "20m" } },
+    );
+    const copy = (suffix: string, source: pulumi.Input<pulumi.asset.Asset>, file: string) =>
+      new command.remote.CopyToRemote(
+        `${name}-copy-${suffix}`,
+        { connection, source, remotePath: `${staging}/${file}`, triggers: [m.instance.id] },
+        { ...onHost, dependsOn: [ready] },
+      );
+    const copies = [
+      copy("artifact", new pulumi.asset.FileAsset(artifactPath), "geoswarm-lb.cjs"),
+      copy(
+        "config",
+        this.configToml.apply((t) => new pulumi.asset.StringAsset(t)),
+        "config.toml",
+      ),
+      copy("unit", new pulumi.asset.StringAsset(unit), LB_UNIT),
+    ];
+    this.installCommand = new command.remote.Command(
+      `${name}-install`,
+      {
+        connection,
+        create: lbInstallScript({
+          stagingDir: staging,
+          installDir: LB_INSTALL_DIR,
+          configPath: LB_CONFIG_PATH,
+          unitName: LB_UNIT,
+          user: LB_USER,
+        }),
+        // Replaced (so re-run) exactly when one of these changes.
+        triggers: [
+          this.artifactSha256,
+          pulumi.secret(this.configToml.apply(sha256)),
+          sha256(unit),
+          m.instance.id,
+        ],
+        addPreviousOutputInEnv: false,
+      },
+      { ...onHost, dependsOn: copies },
+    );
+
+    this.publicIp = address.publicIp;
+    this.instanceId = m.instance.id;
+    this.apiUrl = pulumi.interpolate`http://${address.publicIp}:${apiPort}`;
+    this.swarmDiscoveryUrl = pulumi.interpolate`consul://${address.publicIp}:8500/swarmcluster`;
+    this.consulUiUrl = pulumi.interpolate`http://${address.publicIp}:8500/ui/`;
+    this.registerOutputs({
+      publicIp: this.publicIp,
+      apiUrl: this.apiUrl,
+      apiPassword: this.apiPassword,
+      consulUiUrl: this.consulUiUrl,
+    });
+  }
+}

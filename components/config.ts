@@ -1,0 +1,304 @@
+// Stack configuration (`Pulumi.<stack>.yaml`, namespace `geoswarm`) → a validated, typed ClusterSpec.
+// Every error names the full key, e.g. `geoswarm:regions[1].hosts[0].instanceType: ...`.
+import { z } from "zod";
+import {
+  BALANCER_NAME,
+  consulServerName,
+  MANAGER_NAME,
+  MAX_RULES_PER_GROUP,
+  planFirewall,
+  rulesPerGroup,
+} from "./plan";
+import { GO_DURATION, isIpv4Cidr, overlappingCidrs } from "./render/net";
+
+export const CONFIG_NAMESPACE = "geoswarm";
+
+/** Top-level keys read from the stack config, in the order they are documented. */
+export const CONFIG_KEYS = [
+  "coreRegion",
+  "regions",
+  "consul",
+  "swarm",
+  "balancer",
+  "ssh",
+  "entryPoints",
+] as const;
+
+const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+const name = z.string().regex(NAME, "must be lowercase letters, digits and '-', 2–32 characters");
+const awsRegion = z
+  .string()
+  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as eu-west-1");
+const instanceType = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "must be an EC2 instance type such as t3.medium");
+const cidr = z.string().refine(isIpv4Cidr, "must be an IPv4 CIDR such as 10.10.0.0/16");
+const duration = z.string().regex(GO_DURATION, 'must be a Go duration such as "2s" or "1m30s"');
+const port = z.number().int().min(1).max(65535);
+// Docker label keys: reverse-DNS style; `region` is set by geoswarm itself.
+const labelKey = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, "must be a lowercase Docker label key");
+
+const host = z.strictObject({
+  name,
+  instanceType: instanceType.default("t3.medium"),
+  labels: z.record(labelKey, z.string().min(1)).default({}),
+});
+
+const region = z.strictObject({
+  name,
+  awsRegion,
+  cidr,
+  /** Elastic IPs this AWS account may allocate in the region (AWS default quota: 5). */
+  eipQuota: z.number().int().min(1).default(5),
+  hosts: z.array(host).min(1, "needs at least one Docker host"),
+});
+
+const consul = z.strictObject({
+  servers: z
+    .number()
+    .int()
+    .refine((n) => n >= 1 && n <= 7 && n % 2 === 1, "must be an odd number from 1 to 7")
+    .default(3),
+  instanceType: instanceType.default("t3.small"),
+  datacenter: name.default("production"),
+  /** Consul Debian package version from apt.releases.hashicorp.com. */
+  version: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+-\d+$/, 'must be a Debian version such as "1.20.2-1"')
+    .default("1.20.2-1"),
+});
+
+const swarm = z.strictObject({
+  mode: z.enum(["standalone", "swarm"]).default("standalone"),
+  strategy: z.enum(["binpack", "spread", "random"]).default("binpack"),
+  managerInstanceType: instanceType.default("t3.small"),
+  /** Image of the standalone Swarm agent/manager. */
+  image: z.string().min(1).default("swarm:1.2.9"),
+});
+
+const balancer = z.strictObject({
+  instanceType: instanceType.default("t3.small"),
+  apiUser: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1–64 of A-Z a-z 0-9 . _ -")
+    .default("geoswarm"),
+  apiPort: port.default(8888),
+  nodeVersion: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/, 'must be a Node.js version such as "20.18.1"')
+    .default("20.18.1"),
+  /** sha256 of node-v<version>-linux-x64.tar.xz; when absent the tarball is checked against nodejs.org's SHASUMS256.txt. */
+  nodeSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "must be 64 hex digits")
+    .optional(),
+});
+
+const ssh = z.strictObject({
+  publicKey: z
+    .string()
+    .regex(
+      /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/,
+      "must be an OpenSSH public key line",
+    ),
+  /** Operator network: SSH, the LB API, the Consul UI and DOCKER_HOST are reachable only from here. */
+  allowedCidr: cidr,
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, "must be a Unix user name")
+    .default("ubuntu"),
+});
+
+const BALANCE = [
+  "weight",
+  "roundrobin",
+  "leastconn",
+  "leastbandwidth",
+  "iphash",
+  "iphash1",
+] as const;
+const healthcheck = z.strictObject({
+  kind: z.enum(["none", "ping"]).default("ping"),
+  interval: duration.default("2s"),
+  timeout: duration.default("1s"),
+  fails: z.number().int().min(1).default(1),
+  passes: z.number().int().min(1).default(1),
+});
+
+const entryPoint = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1–64 of A-Z a-z 0-9 _ -"),
+  region: name,
+  serviceLabel: z.string().min(1),
+  privatePort: port,
+  lbPort: port,
+  balance: z.enum(BALANCE).default("weight"),
+  healthcheck: healthcheck.default({
+    kind: "ping",
+    interval: "2s",
+    timeout: "1s",
+    fails: 1,
+    passes: 1,
+  }),
+  allowedCidr: cidr.default("0.0.0.0/0"),
+});
+
+const stackSchema = z.strictObject({
+  coreRegion: name,
+  regions: z.array(region).min(1, "needs at least one region"),
+  consul: consul.default(consul.parse({})),
+  swarm: swarm.default(swarm.parse({})),
+  balancer: balancer.default(balancer.parse({})),
+  ssh,
+  entryPoints: z.array(entryPoint).default([]),
+});
+
+export type ClusterSpec = z.infer<typeof stackSchema>;
+export type RegionSpec = ClusterSpec["regions"][number];
+export type HostSpec = RegionSpec["hosts"][number];
+export type EntryPointSpec = ClusterSpec["entryPoints"][number];
+export type SwarmMode = ClusterSpec["swarm"]["mode"];
+export type SwarmStrategy = ClusterSpec["swarm"]["strategy"];
+
+/** Bad stack configuration: each problem names its key as `geoswarm:<path>`. */
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+function keyPath(path: readonly PropertyKey[]): string {
+  let out = `${CONFIG_NAMESPACE}:${String(path[0] ?? "")}`;
+  for (const p of path.slice(1)) out += typeof p === "number" ? `[${p}]` : `.${String(p)}`;
+  return out;
+}
+
+/** Ports the balancer host uses itself; entry points may not take them. */
+export const RESERVED_BALANCER_PORTS = [22, 8300, 8301, 8302, 8500, 18500] as const;
+
+function crossChecks(spec: ClusterSpec): string[] {
+  const problems: string[] = [];
+  const regionNames = spec.regions.map((r) => r.name);
+  if (!regionNames.includes(spec.coreRegion)) {
+    problems.push(
+      `${keyPath(["coreRegion"])}: "${spec.coreRegion}" is not one of regions[].name (${regionNames.join(", ")})`,
+    );
+  }
+  const seen = new Map<string, string>();
+  const dup = (kind: string, value: string, where: string) => {
+    const key = `${kind}:${value}`;
+    const first = seen.get(key);
+    if (first) problems.push(`${where}: ${kind} "${value}" is already used by ${first}`);
+    else seen.set(key, where);
+  };
+  const reservedNames = [
+    BALANCER_NAME,
+    MANAGER_NAME,
+    ...Array.from({ length: spec.consul.servers }, (_, i) => consulServerName(i)),
+  ];
+  for (const n of reservedNames) seen.set(`host name:${n}`, "geoswarm itself");
+  spec.regions.forEach((r, i) => {
+    dup("region name", r.name, keyPath(["regions", i, "name"]));
+    dup("AWS region", r.awsRegion, keyPath(["regions", i, "awsRegion"]));
+    r.hosts.forEach((h, j) => {
+      dup("host name", h.name, keyPath(["regions", i, "hosts", j, "name"]));
+      if ("region" in h.labels) {
+        problems.push(
+          `${keyPath(["regions", i, "hosts", j, "labels", "region"])}: is set by geoswarm to the region name; remove it`,
+        );
+      }
+    });
+  });
+  for (const [a, b] of overlappingCidrs(spec.regions.map((r) => r.cidr))) {
+    problems.push(
+      `${keyPath(["regions", b, "cidr"])}: ${spec.regions[b].cidr} overlaps regions[${a}].cidr ${spec.regions[a].cidr}`,
+    );
+  }
+  spec.regions.forEach((r, i) => {
+    const needed = r.hosts.length + (r.name === spec.coreRegion ? spec.consul.servers + 2 : 0);
+    if (needed > r.eipQuota) {
+      problems.push(
+        `${keyPath(["regions", i, "eipQuota"])}: region "${r.name}" needs ${needed} Elastic IPs but the quota is ${r.eipQuota}; request a quota increase from AWS and raise eipQuota`,
+      );
+    }
+  });
+  const reserved = new Set<number>([...RESERVED_BALANCER_PORTS, spec.balancer.apiPort]);
+  spec.entryPoints.forEach((e, i) => {
+    dup("entry point name", e.name, keyPath(["entryPoints", i, "name"]));
+    dup("LB port", String(e.lbPort), keyPath(["entryPoints", i, "lbPort"]));
+    if (!regionNames.includes(e.region)) {
+      problems.push(
+        `${keyPath(["entryPoints", i, "region"])}: "${e.region}" is not one of regions[].name`,
+      );
+    }
+    if (reserved.has(e.lbPort)) {
+      problems.push(
+        `${keyPath(["entryPoints", i, "lbPort"])}: ${e.lbPort} is used by the balancer host itself`,
+      );
+    }
+  });
+  if (problems.length === 0) {
+    for (const [role, count] of Object.entries(rulesPerGroup(planFirewall(spec)))) {
+      if (count > MAX_RULES_PER_GROUP) {
+        problems.push(
+          `${keyPath(["regions"])}: the ${role} security group would need ${count} inbound rules (one per cluster EIP and port), over AWS's default limit of ${MAX_RULES_PER_GROUP}; use fewer hosts or raise the quota`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Validates raw stack configuration values (key → value, without the `geoswarm:` prefix) and
+ * returns the spec with every default filled in. Throws StackConfigError listing every problem.
+ */
+export function parseClusterSpec(raw: Record<string, unknown>): ClusterSpec {
+  const unknown = Object.keys(raw).filter((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
+  const result = stackSchema.safeParse(
+    Object.fromEntries(Object.entries(raw).filter(([k]) => !unknown.includes(k))),
+  );
+  const problems = unknown.map(
+    (k) => `${keyPath([k])}: unknown key (expected one of ${CONFIG_KEYS.join(", ")})`,
+  );
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path =
+        issue.code === "unrecognized_keys" ? [...issue.path, issue.keys.join(", ")] : issue.path;
+      const message =
+        issue.code === "unrecognized_keys"
+          ? "unknown key"
+          : issue.code === "invalid_key"
+            ? (issue.issues[0]?.message ?? issue.message)
+            : issue.message.endsWith("received undefined")
+              ? "is required"
+              : issue.message;
+      problems.push(`${path.length ? keyPath(path) : CONFIG_NAMESPACE}: ${message}`);
+    }
+    throw new StackConfigError(problems);
+  }
+  problems.push(...crossChecks(result.data));
+  if (problems.length) throw new StackConfigError(problems);
+  return result.data;
+}
+
+/** Reads the stack config through a `pulumi.Config("geoswarm")`-like getter. */
+export function readClusterSpec(config: {
+  get(key: string): string | undefined;
+  getObject<T>(key: string): T | undefined;
+}): ClusterSpec {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    // coreRegion is a plain string; Pulumi stores strings unquoted, so getObject would fail on it.
+    let value: unknown;
+    try {
+      value = key === "coreRegion" ? config.get(key) : config.getObject<unknown>(key);
+    } catch {
+      throw new StackConfigError([`${keyPath([key])}: is not valid YAML/JSON structured config`]);
+    }
+    if (value !== undefined) raw[key] = value;
+  }
+  return parseClusterSpec(raw);
+}

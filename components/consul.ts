@@ -1,0 +1,108 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { ElasticAddress } from "./addresses";
+import { createMachine, ownAddress } from "./machine";
+import type { RegionNetwork } from "./network";
+import { consulServerName } from "./plan";
+import { consulServerUserData } from "./render/cloudinit";
+import { type ConsulConfig, consulClientConfig, consulServerConfig } from "./render/consul";
+import { TYPE_PREFIX } from "./types";
+
+export interface ConsulClusterArgs {
+  /** Network (region) the servers run in; they use its `consul` security group. Required. */
+  network: RegionNetwork;
+  /** Number of servers, odd. Defaults to 3 (or to `addresses.length` when addresses are given). */
+  servers?: number;
+  /** Pre-allocated EIPs, one per server. Defaults to a new EIP per server owned by this component. */
+  addresses?: ElasticAddress[];
+  /** EC2 instance type of each server. Defaults to "t3.small". */
+  instanceType?: string;
+  /** Consul datacenter name. Defaults to "production" (as in the article). */
+  datacenter?: string;
+  /** Consul Debian package version (apt.releases.hashicorp.com). Defaults to "1.20.2-1". */
+  version?: string;
+  /** AMI id for every server. Defaults to the region's latest Ubuntu 24.04 (then pinned). */
+  ami?: pulumi.Input<string>;
+}
+
+/**
+ * N Consul servers that form their cluster on their own: `bootstrap_expect = N` and `retry_join`
+ * on the other servers' EIPs replace the article's manual bootstrap/restart. Gossip is encrypted
+ * with a 32-byte key from @pulumi/random, kept secret. systemd runs the agent; the UI is on.
+ */
+export class ConsulCluster extends pulumi.ComponentResource {
+  public readonly serverIps: pulumi.Output<string>[];
+  /** Secret. */
+  public readonly gossipKey: pulumi.Output<string>;
+  public readonly datacenter: string;
+  public readonly version: string;
+
+  constructor(name: string, args: ConsulClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(`${TYPE_PREFIX}ConsulCluster`, name, {}, opts);
+    const count = args.addresses?.length ?? args.servers ?? 3;
+    if (args.servers !== undefined && args.addresses && args.servers !== args.addresses.length) {
+      throw new Error(
+        `ConsulCluster ${name}: servers (${args.servers}) != addresses.length (${args.addresses.length})`,
+      );
+    }
+    if (count < 1 || count % 2 === 0)
+      throw new Error(`ConsulCluster ${name}: servers must be odd, got ${count}`);
+    this.datacenter = args.datacenter ?? "production";
+    this.version = args.version ?? "1.20.2-1";
+
+    const key = new random.RandomBytes(`${name}-gossip-key`, { length: 32 }, { parent: this });
+    this.gossipKey = pulumi.secret(key.base64);
+
+    const nodes = Array.from({ length: count }, (_, i) => consulServerName(i));
+    const addresses = nodes.map(
+      (n, i) => args.addresses?.[i] ?? ownAddress(`${name}-${n}`, args.network.awsRegion, this),
+    );
+    this.serverIps = addresses.map((a) => a.publicIp);
+
+    nodes.forEach((node, i) => {
+      const userData = pulumi
+        .all([addresses[i].publicIp, pulumi.all(this.serverIps), this.gossipKey])
+        .apply(([ip, serverIps, gossipKey]) =>
+          consulServerUserData({
+            hostname: node,
+            consulVersion: this.version,
+            config: consulServerConfig({
+              datacenter: this.datacenter,
+              nodeName: node,
+              advertiseIp: ip,
+              serverIps,
+              gossipKey,
+            }),
+          }),
+        );
+      createMachine(
+        `${name}-${node}`,
+        {
+          network: args.network,
+          role: "consul",
+          instanceType: args.instanceType ?? "t3.small",
+          userData,
+          address: addresses[i],
+          ami: args.ami,
+        },
+        this,
+      );
+    });
+    this.registerOutputs({ serverIps: this.serverIps, gossipKey: this.gossipKey });
+  }
+
+  /** Config of a client agent (the balancer's) joining these servers; secret (gossip key). */
+  clientConfig(nodeName: string, advertiseIp: pulumi.Input<string>): pulumi.Output<ConsulConfig> {
+    return pulumi
+      .all([advertiseIp, pulumi.all(this.serverIps), this.gossipKey])
+      .apply(([ip, serverIps, gossipKey]) =>
+        consulClientConfig({
+          datacenter: this.datacenter,
+          nodeName,
+          advertiseIp: ip,
+          serverIps,
+          gossipKey,
+        }),
+      );
+  }
+}

@@ -1,0 +1,121 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ElasticAddress } from "./addresses";
+import { createMachine, ownAddress } from "./machine";
+import type { RegionNetwork } from "./network";
+import { dockerHostUserData, type HostSwarm } from "./render/cloudinit";
+import type { DockerCa } from "./tls";
+import { TYPE_PREFIX } from "./types";
+
+/** How a host joins the cluster; SwarmManager.hostJoin gives the right one. */
+export type DockerHostSwarmArgs =
+  | {
+      mode: "standalone";
+      /** `consul://<balancer EIP>:8500/swarmcluster`. */
+      discoveryUrl: pulumi.Input<string>;
+      /** Swarm image. Defaults to "swarm:1.2.9". */
+      image?: string;
+    }
+  | {
+      mode: "swarm";
+      /** `<manager EIP>:2377`. */
+      managerAddr: pulumi.Input<string>;
+      /** Worker join token; secret. */
+      token: pulumi.Input<string>;
+    };
+
+export interface DockerHostArgs {
+  /** geoswarm region name, set as the engine label `region`. Required. */
+  region: string;
+  /** More engine labels (CPU class, memory size, disk type, ...). Defaults to none. */
+  labels?: Record<string, string>;
+  /** Network of the host's AWS region; the host uses its `host` security group. Required. */
+  network: RegionNetwork;
+  /** CA that signs the engine's TLS certificate. Required. */
+  ca: DockerCa;
+  /** Cluster membership (standalone Swarm agent or swarm-mode worker). Required. */
+  swarm: DockerHostSwarmArgs;
+  /** EC2 instance type. Defaults to "t3.medium". */
+  instanceType?: string;
+  /** Pre-allocated Elastic IP. Defaults to a new EIP owned by this host. */
+  address?: ElasticAddress;
+  /** AMI id. Defaults to the region's latest Ubuntu 24.04 amd64 image (then pinned). */
+  ami?: pulumi.Input<string>;
+  /** Root volume size in GiB. Defaults to 30. */
+  rootVolumeGb?: number;
+}
+
+/**
+ * A Docker engine on EC2 with an Elastic IP: engine labels (`region` plus any others), the API on
+ * the unix socket and on 2376 with TLS (certificate with the EIP in its SANs), and membership in
+ * the cluster (standalone Swarm agent via Consul, or swarm-mode worker).
+ */
+export class DockerHost extends pulumi.ComponentResource {
+  public readonly publicIp: pulumi.Output<string>;
+  public readonly privateIp: pulumi.Output<string>;
+  public readonly instanceId: pulumi.Output<string>;
+  /** `tcp://<EIP>:2376` — the engine's own TLS endpoint. */
+  public readonly dockerHost: pulumi.Output<string>;
+  public readonly labels: Record<string, string>;
+
+  constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(`${TYPE_PREFIX}DockerHost`, name, {}, opts);
+    if (args.labels && "region" in args.labels && args.labels.region !== args.region) {
+      throw new Error(`DockerHost ${name}: labels.region conflicts with region ${args.region}`);
+    }
+    this.labels = { ...args.labels, region: args.region };
+    const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
+    const cert = args.ca.issue(
+      name,
+      {
+        commonName: name,
+        ipAddresses: [address.publicIp, "127.0.0.1"],
+        dnsNames: ["localhost"],
+        server: true,
+      },
+      this,
+    );
+    const swarm: pulumi.Output<HostSwarm> =
+      args.swarm.mode === "standalone"
+        ? pulumi.output(args.swarm.discoveryUrl).apply((discoveryUrl) => ({
+            mode: "standalone" as const,
+            image: (args.swarm.mode === "standalone" && args.swarm.image) || "swarm:1.2.9",
+            discoveryUrl,
+          }))
+        : pulumi
+            .all([args.swarm.managerAddr, args.swarm.token])
+            .apply(([managerAddr, token]) => ({ mode: "swarm" as const, managerAddr, token }));
+    const userData = pulumi
+      .all([address.publicIp, args.ca.caPem, cert.certPem, cert.keyPem, swarm])
+      .apply(([publicIp, caPem, certPem, keyPem, s]) =>
+        dockerHostUserData({
+          hostname: name,
+          publicIp,
+          labels: this.labels,
+          tls: { caPem, certPem, keyPem },
+          swarm: s,
+        }),
+      );
+    const m = createMachine(
+      name,
+      {
+        network: args.network,
+        role: "host",
+        instanceType: args.instanceType ?? "t3.medium",
+        userData,
+        address,
+        ami: args.ami,
+        rootVolumeGb: args.rootVolumeGb ?? 30,
+      },
+      this,
+    );
+    this.publicIp = address.publicIp;
+    this.privateIp = m.privateIp;
+    this.instanceId = m.instance.id;
+    this.dockerHost = pulumi.interpolate`tcp://${address.publicIp}:2376`;
+    this.registerOutputs({
+      publicIp: this.publicIp,
+      instanceId: this.instanceId,
+      dockerHost: this.dockerHost,
+    });
+  }
+}

@@ -1,0 +1,69 @@
+// geoswarm-lb configuration for the Balancer host, rendered as TOML. Typed against the shared
+// schema in lb/src/config (the only part of lb/ the components may import).
+import { stringify } from "smol-toml";
+import type { ApiConfig, LbConfig, ServerConfig } from "../../lb/src/config/types";
+import { CONSUL_SERVERS_SCRIPT } from "./cloudinit";
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** A config file as written by hand: gobetween keys, unset keys take the balancer's defaults. */
+export type RawLbConfig = Omit<DeepPartial<LbConfig>, "servers" | "api"> & {
+  api?: Partial<ApiConfig>;
+  servers?: Record<string, DeepPartial<ServerConfig>>;
+};
+
+export interface BalancerConfigInput {
+  /** Port of the REST API, bound on all interfaces (the security group limits who reaches it). */
+  apiPort: number;
+  apiUser: string;
+  apiPassword: string;
+  /**
+   * Addresses allowed to reach the `consul` server: every cluster EIP and the operator CIDR.
+   * Order is kept; duplicates are removed.
+   */
+  consulClients: string[];
+}
+
+function accessRule(cidrOrIp: string): string {
+  return `allow ${cidrOrIp.includes("/") ? cidrOrIp : `${cidrOrIp}/32`}`;
+}
+
+/**
+ * The balancer's own config: the API with basic auth, and the `consul` server that gives every
+ * region one stable address for Consul (article: gobetween in front of the Consul servers).
+ *
+ * Discovery is `exec` against the local agent rather than `kind = "consul"`: Consul registers its
+ * built-in `consul` service on the server RPC port 8300, and consul discovery takes the port from
+ * the service, so it would send HTTP clients to 8300. The script prints `<address>:8500` instead.
+ */
+export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
+  const rules = [...new Set(i.consulClients.map(accessRule))];
+  return {
+    logging: { level: "info", output: "stdout", format: "json" },
+    api: {
+      enabled: true,
+      bind: `:${i.apiPort}`,
+      basic_auth: { login: i.apiUser, password: i.apiPassword },
+    },
+    servers: {
+      consul: {
+        bind: "0.0.0.0:8500",
+        protocol: "tcp",
+        balance: "iphash",
+        discovery: {
+          kind: "exec",
+          exec_command: [CONSUL_SERVERS_SCRIPT],
+          interval: "10s",
+          timeout: "5s",
+          failpolicy: "keeplast",
+        },
+        healthcheck: { kind: "none" },
+        access: { default: "deny", rules },
+      },
+    },
+  };
+}
+
+export function renderBalancerConfig(c: RawLbConfig): string {
+  return `# geoswarm-lb configuration, rendered by geoswarm's Balancer component. Do not edit on the host.\n${stringify(c)}\n`;
+}

@@ -1,0 +1,116 @@
+// systemd unit files for everything geoswarm runs on a host. Pure: values in, text out.
+
+/** One unit file: sections in order, each a list of [key, value] (keys may repeat). */
+export type UnitSections = Record<string, [string, string][]>;
+
+export function renderUnit(sections: UnitSections): string {
+  return `${Object.entries(sections)
+    .map(([name, entries]) => [`[${name}]`, ...entries.map(([k, v]) => `${k}=${v}`)].join("\n"))
+    .join("\n\n")}\n`;
+}
+
+const INSTALL: UnitSections = { Install: [["WantedBy", "multi-user.target"]] };
+
+/** Consul agent (server or client), run by the consul user the Debian package creates. */
+export function consulUnit(configFile: string): string {
+  return renderUnit({
+    Unit: [
+      ["Description", "Consul agent (geoswarm)"],
+      ["Documentation", "https://developer.hashicorp.com/consul/docs"],
+      ["Wants", "network-online.target"],
+      ["After", "network-online.target"],
+      ["ConditionFileNotEmpty", configFile],
+    ],
+    Service: [
+      ["Type", "notify"],
+      ["User", "consul"],
+      ["Group", "consul"],
+      ["ExecStart", `/usr/bin/consul agent -config-file=${configFile}`],
+      ["ExecReload", "/bin/kill --signal HUP $MAINPID"],
+      ["KillMode", "process"],
+      ["KillSignal", "SIGTERM"],
+      ["Restart", "on-failure"],
+      ["RestartSec", "2s"],
+      ["TimeoutStartSec", "300s"],
+      ["LimitNOFILE", "65536"],
+    ],
+    ...INSTALL,
+  });
+}
+
+/**
+ * Drop-in for the distribution's docker.service: its `-H fd://` would conflict with the
+ * `hosts` list in daemon.json, so ExecStart is reset to a plain dockerd.
+ */
+export function dockerDropIn(opts: { minApiVersion?: string }): string {
+  const service: [string, string][] = [
+    ["ExecStart", ""],
+    ["ExecStart", "/usr/bin/dockerd --containerd=/run/containerd/containerd.sock"],
+  ];
+  if (opts.minApiVersion)
+    service.push(["Environment", `DOCKER_MIN_API_VERSION=${opts.minApiVersion}`]);
+  return renderUnit({ Service: service });
+}
+
+/** A long-running `docker run --rm` container supervised by systemd (standalone Swarm). */
+export function dockerContainerUnit(opts: {
+  description: string;
+  container: string;
+  runArgs: string[];
+}): string {
+  const docker = "/usr/bin/docker";
+  return renderUnit({
+    Unit: [
+      ["Description", opts.description],
+      ["Requires", "docker.service"],
+      ["After", "docker.service network-online.target"],
+      ["Wants", "network-online.target"],
+    ],
+    Service: [
+      ["ExecStartPre", `-${docker} rm -f ${opts.container}`],
+      ["ExecStart", `${docker} run --rm --name ${opts.container} ${opts.runArgs.join(" ")}`],
+      ["ExecStop", `${docker} stop ${opts.container}`],
+      ["Restart", "always"],
+      ["RestartSec", "5s"],
+      ["TimeoutStartSec", "300s"],
+    ],
+    ...INSTALL,
+  });
+}
+
+export interface LbUnitOptions {
+  nodePath: string;
+  artifactPath: string;
+  configPath: string;
+  user: string;
+  /** Lowest TCP/UDP port the balancer binds; below 1024 needs CAP_NET_BIND_SERVICE. */
+  lowestPort: number;
+}
+
+/** geoswarm-lb under systemd, hardened; it only needs to listen, dial out and run curl. */
+export function lbUnit(o: LbUnitOptions): string {
+  const service: [string, string][] = [
+    ["Type", "simple"],
+    ["User", o.user],
+    ["Group", o.user],
+    ["ExecStart", `${o.nodePath} ${o.artifactPath} -c ${o.configPath}`],
+    ["Restart", "always"],
+    ["RestartSec", "2s"],
+    ["LimitNOFILE", "1048576"],
+    ["NoNewPrivileges", "yes"],
+    ["ProtectSystem", "strict"],
+    ["ProtectHome", "yes"],
+    ["PrivateTmp", "yes"],
+    ["StateDirectory", "geoswarm-lb"],
+  ];
+  if (o.lowestPort < 1024) service.push(["AmbientCapabilities", "CAP_NET_BIND_SERVICE"]);
+  return renderUnit({
+    Unit: [
+      ["Description", "geoswarm-lb L4 load balancer"],
+      ["Wants", "network-online.target consul.service"],
+      ["After", "network-online.target consul.service"],
+    ],
+    Service: service,
+    ...INSTALL,
+  });
+}

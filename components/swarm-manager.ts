@@ -1,0 +1,168 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { ElasticAddress } from "./addresses";
+import type { DockerHostSwarmArgs } from "./docker-host";
+import {
+  createMachine,
+  ownAddress,
+  type SshArgs,
+  sshConnection,
+  WAIT_FOR_CLOUD_INIT,
+} from "./machine";
+import type { RegionNetwork } from "./network";
+import { managerUserData } from "./render/cloudinit";
+import type { DockerCa } from "./tls";
+import { TYPE_PREFIX } from "./types";
+
+export interface SwarmManagerArgs {
+  /** Network the manager runs in; it uses the `manager` security group. Required. */
+  network: RegionNetwork;
+  /** CA for the manager's server certificate and the client certificate it outputs. Required. */
+  ca: DockerCa;
+  /** "standalone" (article: `swarm manage` + Consul) or "swarm" (Docker swarm mode). Defaults to "standalone". */
+  mode?: "standalone" | "swarm";
+  /** Standalone scheduling strategy: "binpack", "spread" or "random". Defaults to "binpack". */
+  strategy?: "binpack" | "spread" | "random";
+  /** Standalone only, required there: `consul://<balancer EIP>:8500/swarmcluster`. */
+  discoveryUrl?: pulumi.Input<string>;
+  /** Swarm mode only, required there: SSH access to read the worker join token. */
+  ssh?: SshArgs;
+  /** Standalone Swarm image. Defaults to "swarm:1.2.9". */
+  image?: string;
+  /** EC2 instance type. Defaults to "t3.small". */
+  instanceType?: string;
+  /** Pre-allocated Elastic IP. Defaults to a new EIP owned by the manager. */
+  address?: ElasticAddress;
+  /** AMI id. Defaults to the region's latest Ubuntu 24.04 amd64 image (then pinned). */
+  ami?: pulumi.Input<string>;
+}
+
+/** Client TLS material for DOCKER_HOST (DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=<dir with these>). */
+export interface DockerClientTls {
+  caPem: pulumi.Output<string>;
+  certPem: pulumi.Output<string>;
+  /** Secret. */
+  keyPem: pulumi.Output<string>;
+}
+
+/**
+ * The cluster's scheduler, with an Elastic IP. Standalone: `swarm manage -H :2377 --strategy <s>`
+ * with the Consul discovery URL, TLS on 2377. Swarm mode: `docker swarm init`, API on 2376 (TLS),
+ * worker token read over SSH and kept secret. Holds no state worth keeping: recreate at will.
+ */
+export class SwarmManager extends pulumi.ComponentResource {
+  public readonly publicIp: pulumi.Output<string>;
+  /** Secret-free: `tcp://<EIP>:2377` (standalone) or `tcp://<EIP>:2376` (swarm mode). */
+  public readonly dockerHost: pulumi.Output<string>;
+  /** Secret (the whole bundle is marked secret). */
+  public readonly clientTls: pulumi.Output<{ caPem: string; certPem: string; keyPem: string }>;
+  /** What DockerHost needs to join this manager's cluster. */
+  public readonly hostJoin: DockerHostSwarmArgs;
+  public readonly mode: "standalone" | "swarm";
+
+  constructor(name: string, args: SwarmManagerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(`${TYPE_PREFIX}SwarmManager`, name, {}, opts);
+    const mode = args.mode ?? "standalone";
+    const image = args.image ?? "swarm:1.2.9";
+    this.mode = mode;
+    if (mode === "standalone" && args.discoveryUrl === undefined) {
+      throw new Error(`SwarmManager ${name}: standalone mode needs discoveryUrl`);
+    }
+    if (mode === "swarm" && !args.ssh)
+      throw new Error(`SwarmManager ${name}: swarm mode needs ssh`);
+    const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
+    // Standalone: the manager serves clients and dials engines with the same certificate.
+    const serverCert = args.ca.issue(
+      name,
+      {
+        commonName: name,
+        ipAddresses: [address.publicIp, "127.0.0.1"],
+        dnsNames: ["localhost"],
+        server: true,
+        client: true,
+      },
+      this,
+    );
+    const clientCert = args.ca.issue(
+      `${name}-client`,
+      { commonName: "geoswarm operator", client: true },
+      this,
+    );
+
+    const userData = pulumi
+      .all([
+        address.publicIp,
+        args.ca.caPem,
+        serverCert.certPem,
+        serverCert.keyPem,
+        args.discoveryUrl ?? "",
+      ])
+      .apply(([publicIp, caPem, certPem, keyPem, discoveryUrl]) =>
+        managerUserData({
+          hostname: name,
+          publicIp,
+          tls: { caPem, certPem, keyPem },
+          swarm:
+            mode === "standalone"
+              ? { mode, image, strategy: args.strategy ?? "binpack", discoveryUrl }
+              : { mode },
+        }),
+      );
+    const m = createMachine(
+      name,
+      {
+        network: args.network,
+        role: "manager",
+        instanceType: args.instanceType ?? "t3.small",
+        userData,
+        address,
+        ami: args.ami,
+      },
+      this,
+    );
+
+    if (mode === "swarm" && args.ssh) {
+      const token = new command.remote.Command(
+        `${name}-join-token`,
+        {
+          connection: sshConnection(address.publicIp, args.ssh),
+          create: `${WAIT_FOR_CLOUD_INIT} && sudo docker swarm join-token -q worker`,
+          triggers: [m.instance.id],
+          addPreviousOutputInEnv: false,
+          logging: "none",
+        },
+        {
+          parent: this,
+          dependsOn: [m.association],
+          deletedWith: m.instance,
+          additionalSecretOutputs: ["stdout"],
+          customTimeouts: { create: "20m" },
+        },
+      );
+      this.hostJoin = {
+        mode: "swarm",
+        managerAddr: pulumi.interpolate`${address.publicIp}:2377`,
+        token: pulumi.secret(token.stdout),
+      };
+      this.dockerHost = pulumi.interpolate`tcp://${address.publicIp}:2376`;
+    } else {
+      this.hostJoin = { mode: "standalone", discoveryUrl: args.discoveryUrl ?? "", image };
+      this.dockerHost = pulumi.interpolate`tcp://${address.publicIp}:2377`;
+    }
+    this.publicIp = address.publicIp;
+    this.clientTls = pulumi.secret(
+      pulumi
+        .all([args.ca.caPem, clientCert.certPem, clientCert.keyPem])
+        .apply(([caPem, certPem, keyPem]) => ({
+          caPem,
+          certPem,
+          keyPem,
+        })),
+    );
+    this.registerOutputs({
+      publicIp: this.publicIp,
+      dockerHost: this.dockerHost,
+      clientTls: this.clientTls,
+    });
+  }
+}

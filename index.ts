@@ -1,0 +1,19 @@
+// The `prod` program: stack config → validated spec → components → outputs.
+import * as pulumi from "@pulumi/pulumi";
+import { buildCluster } from "./components/cluster";
+import { CONFIG_NAMESPACE, readClusterSpec } from "./components/config";
+
+const config = new pulumi.Config(CONFIG_NAMESPACE);
+const spec = readClusterSpec(config);
+const cluster = buildCluster(spec, { sshPrivateKey: config.requireSecret("sshPrivateKey") });
+
+export const balancerApiUrl = cluster.balancer.apiUrl;
+export const balancerApiUser = cluster.balancer.apiUser;
+export const balancerApiPassword = cluster.balancer.apiPassword;
+export const consulUiUrl = cluster.balancer.consulUiUrl;
+export const dockerHost = cluster.manager.dockerHost;
+export const dockerClientTls = cluster.manager.clientTls;
+export const hostIps = Object.fromEntries(
+  Object.entries(cluster.hosts).map(([region, hosts]) => [region, hosts.map((h) => h.publicIp)]),
+);
+export const entryPoints = cluster.entryPoints;

@@ -1,0 +1,196 @@
+// Pure tests of the stack-config schema (components/config.ts) against Pulumi.prod.yaml and
+// broken variants of it. No Pulumi engine involved.
+import { describe, expect, it } from "vitest";
+import { parseClusterSpec, readClusterSpec, StackConfigError } from "../../components/config";
+import { prodConfig } from "./support/stack";
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parseClusterSpec(raw);
+  } catch (e) {
+    if (e instanceof StackConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error("expected a StackConfigError");
+}
+
+describe("stack config", () => {
+  it("parses Pulumi.prod.yaml and fills defaults", () => {
+    const spec = parseClusterSpec(prodConfig());
+    expect(spec.coreRegion).toBe("region-1");
+    expect(spec.regions.map((r) => [r.name, r.awsRegion, r.hosts.length])).toEqual([
+      ["region-1", "eu-central-1", 2],
+      ["region-2", "us-east-1", 2],
+      ["region-3", "ap-southeast-1", 1],
+    ]);
+    expect(spec.consul).toMatchObject({
+      servers: 3,
+      datacenter: "production",
+      version: "1.20.2-1",
+    });
+    expect(spec.swarm).toEqual({
+      mode: "standalone",
+      strategy: "binpack",
+      managerInstanceType: "t3.small",
+      image: "swarm:1.2.9",
+    });
+    expect(spec.balancer).toMatchObject({ apiUser: "geoswarm", apiPort: 8888 });
+    expect(spec.regions[1].eipQuota).toBe(5);
+    expect(spec.entryPoints[0]).toMatchObject({
+      lbPort: 22001,
+      allowedCidr: "0.0.0.0/0",
+      healthcheck: { fails: 1 },
+    });
+  });
+
+  it("reads through a pulumi.Config-like getter", () => {
+    const raw = prodConfig();
+    const spec = readClusterSpec({
+      get: (k: string) => raw[k] as string | undefined,
+      getObject: <T>(k: string) => raw[k] as T | undefined,
+    });
+    expect(spec.regions).toHaveLength(3);
+  });
+
+  it("fills section defaults when optional sections are absent", () => {
+    const raw = prodConfig();
+    delete raw.consul;
+    delete raw.swarm;
+    delete raw.balancer;
+    delete raw.entryPoints;
+    const spec = parseClusterSpec(raw);
+    expect(spec.consul.servers).toBe(3);
+    expect(spec.swarm.mode).toBe("standalone");
+    expect(spec.entryPoints).toEqual([]);
+  });
+
+  const cases: [string, (c: Record<string, any>) => void, string][] = [
+    ["missing ssh", (c) => delete c.ssh, "geoswarm:ssh: is required"],
+    ["unknown top-level key", (c) => (c.region = "x"), "geoswarm:region: unknown key"],
+    ["unknown nested key", (c) => (c.consul.server = 3), "geoswarm:consul.server: unknown key"],
+    [
+      "core region not defined",
+      (c) => (c.coreRegion = "region-9"),
+      'geoswarm:coreRegion: "region-9" is not one of',
+    ],
+    [
+      "bad AWS region",
+      (c) => (c.regions[1].awsRegion = "us-east"),
+      "geoswarm:regions[1].awsRegion: must be an AWS region",
+    ],
+    [
+      "bad CIDR",
+      (c) => (c.regions[0].cidr = "10.10.0.1/16"),
+      "geoswarm:regions[0].cidr: must be an IPv4 CIDR",
+    ],
+    [
+      "overlapping CIDRs",
+      (c) => (c.regions[2].cidr = "10.10.128.0/17"),
+      "geoswarm:regions[2].cidr: 10.10.128.0/17 overlaps regions[0].cidr",
+    ],
+    [
+      "bad instance type",
+      (c) => (c.regions[0].hosts[1].instanceType = "large"),
+      "geoswarm:regions[0].hosts[1].instanceType: must be an EC2 instance type",
+    ],
+    [
+      "no hosts",
+      (c) => (c.regions[2].hosts = []),
+      "geoswarm:regions[2].hosts: needs at least one Docker host",
+    ],
+    [
+      "duplicate host",
+      (c) => (c.regions[1].hosts[0].name = "r1-host-1"),
+      'geoswarm:regions[1].hosts[0].name: host name "r1-host-1" is already used by geoswarm:regions[0].hosts[0].name',
+    ],
+    [
+      "host named like a core machine",
+      (c) => (c.regions[1].hosts[0].name = "balancer"),
+      'host name "balancer" is already used by geoswarm itself',
+    ],
+    [
+      "region label set by hand",
+      (c) => (c.regions[0].hosts[0].labels.region = "x"),
+      "geoswarm:regions[0].hosts[0].labels.region: is set by geoswarm",
+    ],
+    [
+      "bad label key",
+      (c) => (c.regions[0].hosts[0].labels["Bad Key"] = "x"),
+      "geoswarm:regions[0].hosts[0].labels.Bad Key: must be a lowercase Docker label key",
+    ],
+    [
+      "even consul servers",
+      (c) => (c.consul.servers = 4),
+      "geoswarm:consul.servers: must be an odd number from 1 to 7",
+    ],
+    ["bad swarm mode", (c) => (c.swarm.mode = "kubernetes"), "geoswarm:swarm.mode:"],
+    ["bad strategy", (c) => (c.swarm.strategy = "fill"), "geoswarm:swarm.strategy:"],
+    [
+      "bad ssh key",
+      (c) => (c.ssh.publicKey = "AAAA"),
+      "geoswarm:ssh.publicKey: must be an OpenSSH public key line",
+    ],
+    [
+      "bad ssh cidr",
+      (c) => (c.ssh.allowedCidr = "everyone"),
+      "geoswarm:ssh.allowedCidr: must be an IPv4 CIDR",
+    ],
+    [
+      "EIP quota",
+      (c) => (c.regions[0].eipQuota = 5),
+      'geoswarm:regions[0].eipQuota: region "region-1" needs 7 Elastic IPs but the quota is 5',
+    ],
+    [
+      "entry point region",
+      (c) => (c.entryPoints[0].region = "mars"),
+      'geoswarm:entryPoints[0].region: "mars" is not one of',
+    ],
+    [
+      "entry point on 8500",
+      (c) => (c.entryPoints[0].lbPort = 8500),
+      "geoswarm:entryPoints[0].lbPort: 8500 is used by the balancer host itself",
+    ],
+    [
+      "entry point port reused",
+      (c) => (c.entryPoints[1].lbPort = 22001),
+      'geoswarm:entryPoints[1].lbPort: LB port "22001" is already used',
+    ],
+    [
+      "entry point balance",
+      (c) => (c.entryPoints[0].balance = "fastest"),
+      "geoswarm:entryPoints[0].balance:",
+    ],
+    [
+      "healthcheck duration",
+      (c) => (c.entryPoints[0].healthcheck.interval = "2 seconds"),
+      "geoswarm:entryPoints[0].healthcheck.interval: must be a Go duration",
+    ],
+    [
+      "private port range",
+      (c) => (c.entryPoints[0].privatePort = 70000),
+      "geoswarm:entryPoints[0].privatePort:",
+    ],
+  ];
+  it.each(cases)("rejects %s, naming the key", (_, mutate, expected) => {
+    const raw = prodConfig();
+    mutate(raw);
+    expect(problems(raw).join("\n")).toContain(expected);
+  });
+
+  it("reports every problem at once", () => {
+    const raw = prodConfig();
+    raw.regions[0].cidr = "nope";
+    raw.consul.servers = 2;
+    expect(problems(raw)).toHaveLength(2);
+  });
+
+  it("refuses a swarm-mode layout that exceeds the security-group rule limit", () => {
+    const raw = prodConfig();
+    raw.swarm.mode = "swarm";
+    raw.regions[1].eipQuota = 40;
+    raw.regions[1].hosts = Array.from({ length: 20 }, (_, i) => ({ name: `bulk-${i}` }));
+    expect(problems(raw).join("\n")).toMatch(
+      /geoswarm:regions: the host security group would need \d+ inbound rules/,
+    );
+  });
+});

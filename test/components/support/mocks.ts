@@ -1,0 +1,116 @@
+// Substitutes for the Pulumi engine and the AWS/TLS/random/command providers: a mock table that
+// records every registered resource (with secret markers intact) and invents provider outputs.
+import * as pulumi from "@pulumi/pulumi";
+
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Recorded {
+  type: string;
+  name: string;
+  /** Inputs as the engine received them; secrets still wrapped. */
+  raw: Record<string, any>;
+  /** Inputs with secret wrappers removed. */
+  inputs: Record<string, any>;
+  provider?: string;
+}
+
+export const isSecretValue = (v: unknown): boolean =>
+  typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET;
+
+export function unwrap(v: any): any {
+  if (isSecretValue(v)) return unwrap(v.value);
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  }
+  return v;
+}
+
+/** Deterministic fake EIPs: one per allocation name. */
+const ips = new Map<string, string>();
+export function fakeIp(name: string): string {
+  let ip = ips.get(name);
+  if (!ip) {
+    ip = `203.0.113.${ips.size + 10}`;
+    ips.set(name, ip);
+  }
+  return ip;
+}
+
+export const GOSSIP_KEY = Buffer.alloc(32, 7).toString("base64");
+export const SWARM_TOKEN = "SWMTKN-1-fake-worker-token";
+
+function outputsFor(
+  type: string,
+  name: string,
+  inputs: Record<string, any>,
+): Record<string, unknown> {
+  switch (type) {
+    case "aws:ec2/eip:Eip":
+      return { publicIp: fakeIp(name), allocationId: `eipalloc-${name}` };
+    case "aws:ec2/instance:Instance":
+      return { privateIp: "10.0.0.10", publicIp: "198.18.0.1" };
+    case "aws:ec2/keyPair:KeyPair":
+      return { keyName: `${name}-key` };
+    case "tls:index/privateKey:PrivateKey":
+      return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: `CSR ${name}` };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n` };
+    case "random:index/randomBytes:RandomBytes":
+      return { base64: GOSSIP_KEY, hex: "07".repeat(32) };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `pw-${name}-0123456789abcdef` };
+    case "command:remote:Command":
+      return { stdout: inputs.create?.includes("join-token") ? SWARM_TOKEN : "", stderr: "" };
+    default:
+      return {};
+  }
+}
+
+export async function installMocks(): Promise<Recorded[]> {
+  const recorded: Recorded[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const inputs = unwrap(args.inputs);
+        recorded.push({
+          type: args.type,
+          name: args.name,
+          raw: args.inputs,
+          inputs,
+          provider: args.provider,
+        });
+        return {
+          id: `${args.name}-id`,
+          state: { ...args.inputs, ...outputsFor(args.type, args.name, inputs) },
+        };
+      },
+      call: (args) => {
+        if (args.token === "aws:ec2/getAmi:getAmi") return { id: `ami-${args.inputs.region}` };
+        if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
+          return { names: [`${args.inputs.region}a`, `${args.inputs.region}b`] };
+        }
+        return args.inputs;
+      },
+    },
+    "geoswarm",
+    "test",
+  );
+  return recorded;
+}
+
+/** Resolves once no new resource has been registered for `quietMs`. */
+export async function settled(recorded: Recorded[], quietMs = 150): Promise<void> {
+  let last = -1;
+  while (last !== recorded.length) {
+    last = recorded.length;
+    await new Promise((r) => setTimeout(r, quietMs));
+  }
+}
+
+export const resolved = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((ok) => o.apply(ok));
+export const secretOf = (o: pulumi.Output<unknown>): Promise<boolean> => pulumi.isSecret(o);
