@@ -103,3 +103,17 @@ export function parseYaml(text: string): unknown {
     ),
   );
 }
+
+/** Parses many YAML documents in one python3 run. */
+export function parseYamlMany(texts: string[]): unknown[] {
+  return JSON.parse(
+    execFileSync(
+      "python3",
+      [
+        "-c",
+        "import json,sys,yaml; print(json.dumps([yaml.safe_load(t) for t in json.load(sys.stdin)]))",
+      ],
+      { input: JSON.stringify(texts), encoding: "utf8" },
+    ),
+  );
+}

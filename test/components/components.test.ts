@@ -1,0 +1,106 @@
+// Uses single components the way a consumer stack would (each with its own Elastic IP), with the
+// Pulumi engine and providers replaced by mocks (support/mocks.ts); plus argument errors.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { installMocks, type Recorded, resolved, settled } from "./support/mocks";
+
+let recorded: Recorded[];
+let lib: typeof import("../../components");
+const byType = (t: string) => recorded.filter((r) => r.type === t);
+
+beforeAll(async () => {
+  recorded = await installMocks();
+  lib = await import("../../components");
+});
+
+describe("components on their own", () => {
+  it("DockerHost allocates its own EIP, labels the engine and uses the network's host group", async () => {
+    const network = new lib.RegionNetwork("solo", {
+      awsRegion: "eu-west-1",
+      cidr: "10.99.0.0/16",
+      sshPublicKey: "ssh-ed25519 AAAA x",
+      roles: ["host"],
+    });
+    const ca = new lib.DockerCa("solo-ca");
+    const host = new lib.DockerHost("solo-host", {
+      region: "lab",
+      labels: { gpu: "none" },
+      network,
+      ca,
+      swarm: { mode: "standalone", discoveryUrl: "consul://192.0.2.1:8500/swarmcluster" },
+    });
+    const ip = await resolved(host.publicIp);
+    expect(await resolved(host.dockerHost)).toBe(`tcp://${ip}:2376`);
+    await settled(recorded);
+    const eip = byType("aws:ec2/eip:Eip").find((e) => e.name === "solo-host-eip");
+    expect(eip?.inputs).toMatchObject({ domain: "vpc", region: "eu-west-1" });
+    const vm = byType("aws:ec2/instance:Instance").find((v) => v.name === "solo-host-vm");
+    expect(vm?.inputs.vpcSecurityGroupIds).toEqual(["solo-host-id"]);
+    expect(vm?.inputs.userData).toContain('"region=lab"');
+    expect(vm?.inputs.userData).toContain('"gpu=none"');
+    expect(host.labels).toEqual({ gpu: "none", region: "lab" });
+  });
+
+  it("rejects a labels.region that contradicts the region", () => {
+    const network = new lib.RegionNetwork("solo2", {
+      awsRegion: "eu-west-1",
+      cidr: "10.98.0.0/16",
+      sshPublicKey: "ssh-ed25519 AAAA x",
+      roles: ["host"],
+    });
+    const ca = new lib.DockerCa("solo2-ca");
+    expect(
+      () =>
+        new lib.DockerHost("bad-host", {
+          region: "a",
+          labels: { region: "b" },
+          network,
+          ca,
+          swarm: { mode: "standalone", discoveryUrl: "consul://x" },
+        }),
+    ).toThrow(/labels.region conflicts/);
+  });
+
+  it("asks for an odd number of Consul servers and for what each Swarm mode needs", () => {
+    const network = new lib.RegionNetwork("solo3", {
+      awsRegion: "eu-west-1",
+      cidr: "10.97.0.0/16",
+      sshPublicKey: "ssh-ed25519 AAAA x",
+    });
+    expect(() => new lib.ConsulCluster("c2", { network, servers: 2 })).toThrow(/must be odd/);
+    const ca = new lib.DockerCa("solo3-ca");
+    expect(() => new lib.SwarmManager("m1", { network, ca })).toThrow(/needs discoveryUrl/);
+    expect(() => new lib.SwarmManager("m2", { network, ca, mode: "swarm" })).toThrow(/needs ssh/);
+  });
+
+  it("refuses rules naming a machine without an address", () => {
+    const rules: lib.FirewallRule[] = [
+      {
+        role: "host",
+        protocol: "tcp",
+        fromPort: 1,
+        toPort: 1,
+        source: { machine: "ghost" },
+        description: "x",
+      },
+    ];
+    expect(
+      () =>
+        new lib.RegionNetwork("solo4", {
+          awsRegion: "eu-west-1",
+          cidr: "10.96.0.0/16",
+          sshPublicKey: "k",
+          rules,
+        }),
+    ).toThrow(/names ghost/);
+  });
+
+  it("registers every component under geoswarm:index:", async () => {
+    await settled(recorded);
+    const types = new Set(
+      recorded.filter((r) => r.type.startsWith("geoswarm:")).map((r) => r.type),
+    );
+    for (const t of types) expect(t).toMatch(/^geoswarm:index:[A-Z]\w+$/);
+    expect(pulumi.runtime.isDryRun()).toBe(false);
+  });
+});
