@@ -2,6 +2,7 @@
 // Pulumi engine and providers replaced by mocks (support/mocks.ts); plus argument errors.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { FirewallRule } from "../../components";
 import { installMocks, type Recorded, resolved, settled } from "./support/mocks";
 
 let recorded: Recorded[];
@@ -74,7 +75,7 @@ describe("components on their own", () => {
   });
 
   it("refuses rules naming a machine without an address", () => {
-    const rules: lib.FirewallRule[] = [
+    const rules: FirewallRule[] = [
       {
         role: "host",
         protocol: "tcp",
