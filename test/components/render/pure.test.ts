@@ -112,8 +112,8 @@ describe("YAML emitter", () => {
       { numRuns: 300, seed: 42 },
     );
     const parsed = parseYamlMany(docs.map(toYaml));
-    docs.forEach((doc, i) =>
-      expect(parsed[i], toYaml(doc)).toEqual(JSON.parse(JSON.stringify(doc))),
-    );
+    for (const [i, doc] of docs.entries()) {
+      expect(parsed[i], toYaml(doc)).toEqual(JSON.parse(JSON.stringify(doc)));
+    }
   });
 });
