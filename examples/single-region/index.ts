@@ -1,0 +1,107 @@
+// An example consumer stack: one region, three Consul servers, the balancer, a standalone Swarm
+// manager and two labelled Docker hosts, composed by hand from the geoswarm library.
+// It imports the package by name, exactly as a separate project that depends on geoswarm would.
+import * as pulumi from "@pulumi/pulumi";
+import {
+  Balancer,
+  ClusterAddresses,
+  ConsulCluster,
+  DockerCa,
+  DockerHost,
+  type FirewallRule,
+  RegionNetwork,
+  type Role,
+  SwarmManager,
+} from "geoswarm";
+
+const config = new pulumi.Config();
+const sshPrivateKey = config.requireSecret("sshPrivateKey");
+const operatorCidr = config.get("operatorCidr") ?? "198.51.100.0/24";
+const awsRegion = "eu-west-1";
+
+// Addresses first: firewall rules and configs name machines before any machine exists.
+const consulNames = ["consul-1", "consul-2", "consul-3"];
+const hostLayout: { name: string; labels: Record<string, string> }[] = [
+  { name: "lab-gpu", labels: { gpu: "t4" } },
+  { name: "lab-cpu", labels: { cpu: "high" } },
+];
+const hostNames = hostLayout.map((h) => h.name);
+const addresses = new ClusterAddresses("lab", {
+  machines: [...consulNames, "lb", "manager", ...hostNames].map((name) => ({ name, awsRegion })),
+});
+
+const rule = (
+  role: Role,
+  protocol: "tcp" | "udp",
+  ports: [number, number],
+  sources: string[],
+): FirewallRule[] =>
+  sources.map((s) => ({
+    role,
+    protocol,
+    fromPort: ports[0],
+    toPort: ports[1],
+    source: s.includes("/") ? { cidr: s } : { machine: s },
+    description: `${protocol} ${ports.join("-")}`,
+  }));
+const network = new RegionNetwork("lab", {
+  awsRegion,
+  cidr: "10.50.0.0/16",
+  sshPublicKey: config.require("sshPublicKey"),
+  machineIps: addresses.publicIps,
+  rules: [
+    ...(["consul", "balancer", "manager", "host"] as const).flatMap((r) =>
+      rule(r, "tcp", [22, 22], [operatorCidr]),
+    ),
+    ...rule("consul", "tcp", [8300, 8302], [...consulNames, "lb"]),
+    ...rule("consul", "udp", [8301, 8302], [...consulNames, "lb"]),
+    ...rule("consul", "tcp", [8500, 8500], ["lb"]),
+    ...rule("balancer", "tcp", [8301, 8301], consulNames),
+    ...rule("balancer", "udp", [8301, 8301], consulNames),
+    ...rule("balancer", "tcp", [8500, 8500], ["manager", ...hostNames, operatorCidr]),
+    ...rule("balancer", "tcp", [8888, 8888], [operatorCidr]),
+    ...rule("host", "tcp", [2376, 2376], ["manager"]),
+    ...rule("manager", "tcp", [2377, 2377], [operatorCidr]),
+  ],
+});
+
+const ca = new DockerCa("lab-ca");
+const consul = new ConsulCluster("lab-consul", {
+  network,
+  addresses: consulNames.map((n) => addresses.get(n)),
+});
+const balancer = new Balancer("lab-lb", {
+  network,
+  consul,
+  address: addresses.get("lb"),
+  ssh: { privateKey: sshPrivateKey },
+  consulClients: [
+    addresses.publicIps.manager,
+    ...hostNames.map((n) => addresses.publicIps[n]),
+    operatorCidr,
+  ],
+});
+const manager = new SwarmManager("lab-manager", {
+  network,
+  ca,
+  strategy: "spread",
+  discoveryUrl: balancer.swarmDiscoveryUrl,
+  address: addresses.get("manager"),
+});
+const hosts = hostLayout.map(
+  (h) =>
+    new DockerHost(h.name, {
+      region: "lab",
+      labels: h.labels,
+      network,
+      ca,
+      swarm: manager.hostJoin,
+      instanceType: "t3.large",
+      address: addresses.get(h.name),
+    }),
+);
+
+export const dockerHost = manager.dockerHost;
+export const dockerClientTls = manager.clientTls;
+export const hostIps = hosts.map((h) => h.publicIp);
+export const consulUiUrl = balancer.consulUiUrl;
