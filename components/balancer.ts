@@ -90,18 +90,16 @@ export class Balancer extends pulumi.ComponentResource {
     );
     this.apiPassword = pulumi.secret(password.result);
 
-    const userData = pulumi
-      .all([args.consul.clientConfig(BALANCER_NAME, address.publicIp)])
-      .apply(([config]) =>
-        balancerUserData({
-          hostname: BALANCER_NAME,
-          consulVersion: args.consul.version,
-          config,
-          nodeVersion: args.nodeVersion ?? "20.18.1",
-          nodeSha256: args.nodeSha256,
-          lbUser: LB_USER,
-        }),
-      );
+    const userData = args.consul.clientConfig(BALANCER_NAME, address.publicIp).apply((config) =>
+      balancerUserData({
+        hostname: BALANCER_NAME,
+        consulVersion: args.consul.version,
+        config,
+        nodeVersion: args.nodeVersion ?? "20.18.1",
+        nodeSha256: args.nodeSha256,
+        lbUser: LB_USER,
+      }),
+    );
     const m = createMachine(
       name,
       {

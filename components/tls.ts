@@ -16,6 +16,7 @@ export interface IssuedCert {
 }
 
 export interface IssueArgs {
+  /** Subject common name. Required. */
   commonName: string;
   /** IP SANs, e.g. the host's Elastic IP. Defaults to none. */
   ipAddresses?: pulumi.Input<string>[];
