@@ -1,6 +1,7 @@
 // Bundles geoswarm-lb into one CommonJS file that runs with plain `node` and no node_modules.
-import { build } from "esbuild";
+
 import { readFileSync } from "node:fs";
+import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 

@@ -27,7 +27,9 @@ async function main(argv: string[]): Promise<number> {
     loaded = await loadConfig(cmd.source, { envSubst: cmd.envSubst });
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`geoswarm-lb: invalid configuration:\n${err.problems.map((p) => `  ${p}\n`).join("")}`);
+      process.stderr.write(
+        `geoswarm-lb: invalid configuration:\n${err.problems.map((p) => `  ${p}\n`).join("")}`,
+      );
     } else {
       process.stderr.write(`geoswarm-lb: cannot load configuration: ${(err as Error).message}\n`);
     }
@@ -61,7 +63,10 @@ async function main(argv: string[]): Promise<number> {
         return;
       }
       stopping = true;
-      log.info({ signal, grace_period: loaded.config.shutdown.grace_period }, "shutting down: draining connections");
+      log.info(
+        { signal, grace_period: loaded.config.shutdown.grace_period },
+        "shutting down: draining connections",
+      );
       balancer.stop().then(
         () => {
           log.info("shutdown complete");

@@ -6,7 +6,15 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closedPort, nameServer, request, sleep, type TestTcpServer, tcpServer, waitFor } from "./support/net";
+import {
+  closedPort,
+  nameServer,
+  request,
+  sleep,
+  type TestTcpServer,
+  tcpServer,
+  waitFor,
+} from "./support/net";
 
 const ARTIFACT = resolve(__dirname, "../../lb/dist/geoswarm-lb.cjs");
 let dir: string;
@@ -29,10 +37,15 @@ afterEach(async () => {
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [bin, ...args], { cwd: dir, timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolvePromise({ code: typeof code === "number" ? code : 1, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd: dir, timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        resolvePromise({ code: typeof code === "number" ? code : 1, stdout, stderr });
+      },
+    );
   });
 }
 

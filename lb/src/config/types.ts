@@ -65,14 +65,7 @@ export type BalanceStrategy =
   | "iphash"
   | "iphash1";
 
-export type DiscoveryKind =
-  | "static"
-  | "srv"
-  | "docker"
-  | "json"
-  | "plaintext"
-  | "exec"
-  | "consul";
+export type DiscoveryKind = "static" | "srv" | "docker" | "json" | "plaintext" | "exec" | "consul";
 
 export interface DiscoveryConfig {
   kind: DiscoveryKind;

@@ -27,7 +27,7 @@ export class BackendTable {
   private eligible: Backend[] | null = null;
   private anyBackendLimit = false;
   private strategy: Strategy;
-  private readonly initialLive: boolean;
+  private initialLive: boolean;
   private readonly onMembershipChange?: (backends: readonly Backend[]) => void;
   private lastRx = new Map<string, number>();
   private lastTx = new Map<string, number>();
@@ -48,6 +48,11 @@ export class BackendTable {
 
   setStrategy(strategy: Strategy): void {
     this.strategy = strategy;
+  }
+
+  /** Live state for backends discovered from now on (after a healthcheck change). */
+  setInitialLive(live: boolean): void {
+    this.initialLive = live;
   }
 
   /**
@@ -117,8 +122,7 @@ export class BackendTable {
     if (this.anyBackendLimit || (exclude && exclude.size > 0)) {
       candidates = candidates.filter(
         (b) =>
-          (b.max_connections === 0 || b.activeConnections < b.max_connections) &&
-          !exclude?.has(b),
+          (b.max_connections === 0 || b.activeConnections < b.max_connections) && !exclude?.has(b),
       );
     }
     if (candidates.length === 0) return undefined;
@@ -145,7 +149,11 @@ export class BackendTable {
 
   private release(backend: Backend): void {
     backend.activeConnections--;
-    if (!backend.discovered && backend.activeConnections === 0 && this.byKey.get(backend.key) === backend) {
+    if (
+      !backend.discovered &&
+      backend.activeConnections === 0 &&
+      this.byKey.get(backend.key) === backend
+    ) {
       this.byKey.delete(backend.key);
       this.rebuild(true);
     }
@@ -165,7 +173,9 @@ export class BackendTable {
   }
 
   private rebuild(membershipChanged: boolean): void {
-    this.all = [...this.byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.all = [...this.byKey.values()].sort((a, b) =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+    );
     this.anyBackendLimit = this.all.some((b) => b.max_connections > 0);
     this.eligible = null;
     if (membershipChanged) this.onMembershipChange?.(this.all);

@@ -66,13 +66,25 @@ export function frontendSettings(cfg: ServerConfig): FrontendSettings {
   };
 }
 
+function initialLive(config: ServerConfig): boolean {
+  return config.healthcheck.kind === "none" || config.healthcheck.initial_status === "healthy";
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 export class Server {
   readonly table: BackendTable;
   readonly counters: ServerCounters = { activeConnections: 0, rxTotal: 0, txTotal: 0 };
   private settings: FrontendSettings;
-  private readonly frontend: TcpFrontend | UdpFrontend;
-  private readonly discovery: DiscoveryRunner;
-  private readonly healthcheck: HealthcheckRunner;
+  private frontend: TcpFrontend | UdpFrontend;
+  /** Front ends replaced by a re-bind, draining their connections. */
+  private readonly retired = new Set<TcpFrontend | UdpFrontend>();
+  private discovery: DiscoveryRunner;
+  private healthcheck: HealthcheckRunner;
+  private readonly ctx: ProxyContext;
+  private _config: ServerConfig;
   private rateTimer?: NodeJS.Timeout;
   private lastRx = 0;
   private lastTx = 0;
@@ -82,26 +94,53 @@ export class Server {
 
   constructor(
     readonly name: string,
-    readonly config: ServerConfig,
+    config: ServerConfig,
     private readonly log: Logger,
   ) {
+    this._config = config;
     this.settings = frontendSettings(config);
-    const hc = config.healthcheck;
-    this.healthcheck = new HealthcheckRunner(
-      hc,
+    this.healthcheck = this.createHealthcheck(config);
+    this.table = new BackendTable({
+      strategy: createStrategy(config.balance),
+      initialLive: initialLive(config),
+      onMembershipChange: (backends) => this.healthcheck.sync(backends),
+    });
+    this.discovery = this.createDiscovery(config);
+    this.ctx = {
+      table: this.table,
+      counters: this.counters,
+      config: () => this.settings,
+      clientIp: normalizeClientIp,
+      log: this.log,
+    };
+    this.frontend = this.createFrontend(config);
+  }
+
+  get config(): ServerConfig {
+    return this._config;
+  }
+
+  private createFrontend(config: ServerConfig): TcpFrontend | UdpFrontend {
+    return config.protocol === "udp" ? new UdpFrontend(this.ctx) : new TcpFrontend(this.ctx);
+  }
+
+  private createHealthcheck(config: ServerConfig): HealthcheckRunner {
+    return new HealthcheckRunner(
+      config.healthcheck,
       (key, live) => {
         if (this.table.setLive(key, live)) {
-          this.log.info({ backend: key, live }, live ? "backend is healthy" : "backend is unhealthy");
+          this.log.info(
+            { backend: key, live },
+            live ? "backend is healthy" : "backend is unhealthy",
+          );
         }
       },
       this.log,
     );
-    this.table = new BackendTable({
-      strategy: createStrategy(config.balance),
-      initialLive: hc.kind === "none" || hc.initial_status === "healthy",
-      onMembershipChange: (backends) => this.healthcheck.sync(backends),
-    });
-    this.discovery = createDiscovery(
+  }
+
+  private createDiscovery(config: ServerConfig): DiscoveryRunner {
+    return createDiscovery(
       config.discovery,
       (backends) => {
         const change = this.table.applyDiscovery(backends);
@@ -111,14 +150,46 @@ export class Server {
       },
       this.log,
     );
-    const ctx: ProxyContext = {
-      table: this.table,
-      counters: this.counters,
-      config: () => this.settings,
-      clientIp: normalizeClientIp,
-      log: this.log,
-    };
-    this.frontend = config.protocol === "udp" ? new UdpFrontend(ctx) : new TcpFrontend(ctx);
+  }
+
+  /**
+   * Applies a new configuration in place. Established connections are untouched: backends that
+   * remain keep their connections and counters, removed ones linger until their connections end.
+   * A changed bind or protocol binds the new listener first (a failure leaves the server as it
+   * was) and drains the old one.
+   */
+  async update(next: ServerConfig): Promise<void> {
+    const prev = this._config;
+    const rebind = next.bind !== prev.bind || next.protocol !== prev.protocol;
+    if (rebind && this.state === "running") {
+      const frontend = this.createFrontend(next);
+      const { host, port } = splitBind(next.bind);
+      await frontend.listen(host, port);
+      const old = this.frontend;
+      this.frontend = frontend;
+      this.retired.add(old);
+      void old.stopAccepting().then(async () => {
+        await old.waitIdle(Number.POSITIVE_INFINITY);
+        this.retired.delete(old);
+      });
+    }
+    this._config = next;
+    this.settings = frontendSettings(next);
+    if (next.balance !== prev.balance) this.table.setStrategy(createStrategy(next.balance));
+    if (!sameJson(next.healthcheck, prev.healthcheck)) {
+      this.healthcheck.stop();
+      this.table.setInitialLive(initialLive(next));
+      if (next.healthcheck.kind === "none")
+        for (const b of this.table.backends) this.table.setLive(b.key, true);
+      this.healthcheck = this.createHealthcheck(next);
+      if (this.state === "running") this.healthcheck.sync(this.table.backends);
+    }
+    if (!sameJson(next.discovery, prev.discovery)) {
+      this.discovery.stop();
+      this.discovery = this.createDiscovery(next);
+      if (this.state === "running") this.discovery.start();
+    }
+    this.log.info({ rebind }, "server updated in place");
   }
 
   /** Binds the listener, then starts discovery and healthchecks. Rejects if the bind fails. */
@@ -129,7 +200,10 @@ export class Server {
     this.discovery.start();
     this.rateTimer = setInterval(() => this.updateRates(), RATE_WINDOW_MS);
     this.rateTimer.unref();
-    this.log.info({ bind: this.boundAddress(), protocol: this.config.protocol, balance: this.config.balance }, "server started");
+    this.log.info(
+      { bind: this.boundAddress(), protocol: this.config.protocol, balance: this.config.balance },
+      "server started",
+    );
   }
 
   /** The address actually bound (useful with port 0). */
@@ -148,12 +222,16 @@ export class Server {
     this.discovery.stop();
     this.healthcheck.stop();
     if (this.rateTimer) clearInterval(this.rateTimer);
-    await this.frontend.stopAccepting();
-    const drained = await this.frontend.waitIdle(graceMs);
-    if (!drained) {
-      this.log.warn({ connections: this.counters.activeConnections }, "grace period over, closing connections");
-      this.frontend.destroyAll();
-      await this.frontend.waitIdle(1000);
+    const frontends = [this.frontend, ...this.retired];
+    await Promise.all(frontends.map((f) => f.stopAccepting()));
+    const drained = await Promise.all(frontends.map((f) => f.waitIdle(graceMs)));
+    if (drained.includes(false)) {
+      this.log.warn(
+        { connections: this.counters.activeConnections },
+        "grace period over, closing connections",
+      );
+      for (const f of frontends) f.destroyAll();
+      await Promise.all(frontends.map((f) => f.waitIdle(1000)));
     }
     this.state = "stopped";
     this.log.info("server stopped");

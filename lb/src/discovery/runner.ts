@@ -41,7 +41,10 @@ export class DiscoveryRunner {
     if (this.stopped) return;
     const { opts } = this;
     this.abort = new AbortController();
-    const signal = opts.timeoutMs > 0 ? AbortSignal.any([this.abort.signal, AbortSignal.timeout(opts.timeoutMs)]) : this.abort.signal;
+    const signal =
+      opts.timeoutMs > 0
+        ? AbortSignal.any([this.abort.signal, AbortSignal.timeout(opts.timeoutMs)])
+        : this.abort.signal;
     let next: number | null;
     try {
       const backends = await opts.fetch(signal);
@@ -53,7 +56,10 @@ export class DiscoveryRunner {
     } catch (err) {
       if (this.stopped) return;
       if (!this.failing) {
-        opts.log.warn({ err: (err as Error).message, failpolicy: opts.failpolicy }, "discovery failed");
+        opts.log.warn(
+          { err: (err as Error).message, failpolicy: opts.failpolicy },
+          "discovery failed",
+        );
       }
       this.failing = true;
       if (opts.failpolicy === "setempty") opts.onUpdate([]);

@@ -9,7 +9,9 @@ export interface ProxiedAddresses {
   destPort: number;
 }
 
-const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+const V2_SIGNATURE = Buffer.from([
+  0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
+]);
 
 /** Both ends in one family: IPv4 when both are (or map to) IPv4, else IPv6. */
 function family(a: ProxiedAddresses): { v4: boolean; src: string; dst: string } {
@@ -25,7 +27,10 @@ function toIPv6(ip: string): string {
 
 export function proxyHeaderV1(a: ProxiedAddresses): Buffer {
   const f = family(a);
-  return Buffer.from(`PROXY ${f.v4 ? "TCP4" : "TCP6"} ${f.src} ${f.dst} ${a.sourcePort} ${a.destPort}\r\n`, "latin1");
+  return Buffer.from(
+    `PROXY ${f.v4 ? "TCP4" : "TCP6"} ${f.src} ${f.dst} ${a.sourcePort} ${a.destPort}\r\n`,
+    "latin1",
+  );
 }
 
 export function proxyHeaderV2(a: ProxiedAddresses): Buffer {

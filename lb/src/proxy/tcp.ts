@@ -2,17 +2,19 @@
 // backends on failure) → PROXY header → relay.
 import net from "node:net";
 import type { Backend } from "../core/backend";
+import { ActiveSet } from "./active-set";
 import type { ProxyContext } from "./context";
 import { proxyHeader } from "./proxy-protocol";
 import { relay } from "./relay";
 
 export class TcpFrontend {
   private readonly server: net.Server;
-  private readonly clients = new Set<net.Socket>();
+  private readonly clients = new ActiveSet<net.Socket>();
 
   constructor(private readonly ctx: ProxyContext) {
-    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
-      this.accept(socket),
+    this.server = net.createServer(
+      { allowHalfOpen: true, pauseOnConnect: true, noDelay: true },
+      (socket) => this.accept(socket),
     );
   }
 
@@ -22,7 +24,9 @@ export class TcpFrontend {
       this.server.once("error", onError);
       this.server.listen({ host: host || undefined, port, backlog: 4096 }, () => {
         this.server.off("error", onError);
-        this.server.on("error", (err) => this.ctx.log.error({ err: err.message }, "listener error"));
+        this.server.on("error", (err) =>
+          this.ctx.log.error({ err: err.message }, "listener error"),
+        );
         resolve();
       });
     });
@@ -34,34 +38,32 @@ export class TcpFrontend {
 
   /** Stops accepting; established connections go on. */
   stopAccepting(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-    });
+    // close()'s callback waits for every connection to end: the listener itself is closed at once.
+    if (this.server.listening) this.server.close();
+    return Promise.resolve();
   }
 
   get activeClients(): number {
     return this.clients.size;
   }
 
-  /** Resolves when every client connection has closed. */
-  async waitIdle(deadlineMs: number): Promise<boolean> {
-    const until = Date.now() + deadlineMs;
-    while (this.clients.size > 0 && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, until - Date.now()))));
-    }
-    return this.clients.size === 0;
+  /** Resolves true when every client connection has closed, false after `deadlineMs`. */
+  waitIdle(deadlineMs: number): Promise<boolean> {
+    return this.clients.waitEmpty(deadlineMs);
   }
 
   destroyAll(): void {
-    for (const socket of this.clients) socket.destroy();
+    for (const socket of this.clients.snapshot()) socket.destroy();
   }
 
   private accept(client: net.Socket): void {
     const ctx = this.ctx;
     const cfg = ctx.config();
     if (cfg.maxConnections > 0 && this.clients.size >= cfg.maxConnections) {
-      ctx.log.debug({ client: client.remoteAddress }, "server max_connections reached, closing client");
+      ctx.log.debug(
+        { client: client.remoteAddress },
+        "server max_connections reached, closing client",
+      );
       client.destroy();
       return;
     }
@@ -91,14 +93,25 @@ export class TcpFrontend {
       if (client.destroyed) return;
       const backend = ctx.table.elect({ clientIp }, failed);
       if (!backend) {
-        ctx.log.debug({ client: clientIp, tried: failed.size }, "no backend available, closing client");
+        ctx.log.debug(
+          { client: clientIp, tried: failed.size },
+          "no backend available, closing client",
+        );
         client.destroy();
         return;
       }
-      const upstream = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+      const upstream = net.connect({
+        host: backend.host,
+        port: backend.port,
+        allowHalfOpen: true,
+        noDelay: true,
+      });
       let timer: NodeJS.Timeout | undefined;
       if (cfg.connectTimeoutMs > 0) {
-        timer = setTimeout(() => upstream.destroy(new Error("connect timeout")), cfg.connectTimeoutMs);
+        timer = setTimeout(
+          () => upstream.destroy(new Error("connect timeout")),
+          cfg.connectTimeoutMs,
+        );
       }
       const onConnectError = (err: Error): void => {
         if (timer) clearTimeout(timer);

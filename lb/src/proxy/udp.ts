@@ -13,6 +13,7 @@
 import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import type { Backend } from "../core/backend";
+import { ActiveSet } from "./active-set";
 import type { ProxyContext } from "./context";
 
 const RETIRED_REPLY_WAIT_MS = 2000;
@@ -39,7 +40,7 @@ export class UdpFrontend {
   private socket!: dgram.Socket;
   private readonly sessions = new Map<string, Session>();
   /** Every open session, including retired ones. */
-  private readonly open = new Set<Session>();
+  private readonly open = new ActiveSet<Session>();
 
   constructor(private readonly ctx: ProxyContext) {}
 
@@ -50,7 +51,9 @@ export class UdpFrontend {
       this.socket.once("error", reject);
       this.socket.bind({ address: host || undefined, port }, () => {
         this.socket.off("error", reject);
-        this.socket.on("error", (err) => this.ctx.log.error({ err: err.message }, "udp socket error"));
+        this.socket.on("error", (err) =>
+          this.ctx.log.error({ err: err.message }, "udp socket error"),
+        );
         this.socket.on("message", (msg, rinfo) => this.onClientPacket(msg, rinfo));
         resolve();
       });
@@ -75,16 +78,13 @@ export class UdpFrontend {
     });
   }
 
-  async waitIdle(deadlineMs: number): Promise<boolean> {
-    const until = Date.now() + deadlineMs;
-    while (this.open.size > 0 && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, until - Date.now()))));
-    }
-    return this.open.size === 0;
+  /** Resolves true when every session has ended, false after `deadlineMs`. */
+  waitIdle(deadlineMs: number): Promise<boolean> {
+    return this.open.waitEmpty(deadlineMs);
   }
 
   destroyAll(): void {
-    for (const s of [...this.open]) this.closeSession(s);
+    for (const s of this.open.snapshot()) this.closeSession(s);
   }
 
   private onClientPacket(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -178,7 +178,8 @@ export class UdpFrontend {
       ? cfg.backendIdleMs || cfg.clientIdleMs || RETIRED_REPLY_WAIT_MS
       : cfg.backendIdleMs;
     if (session.backendTimer) clearTimeout(session.backendTimer);
-    session.backendTimer = wait > 0 ? setTimeout(() => this.closeSession(session), wait) : undefined;
+    session.backendTimer =
+      wait > 0 ? setTimeout(() => this.closeSession(session), wait) : undefined;
   }
 
   private retire(session: Session): void {

@@ -24,7 +24,11 @@ describe("BackendTable", () => {
     table.setLive("10.0.0.2:80", false);
     const res = table.applyDiscovery([spec("10.0.0.1", 80, { weight: 5 }), spec("10.0.0.2", 80)]);
     expect(res).toEqual({ added: [], removed: [], lingering: [] });
-    expect(table.get("10.0.0.1:80")).toMatchObject({ weight: 5, totalConnections: 1, activeConnections: 1 });
+    expect(table.get("10.0.0.1:80")).toMatchObject({
+      weight: 5,
+      totalConnections: 1,
+      activeConnections: 1,
+    });
     expect(table.get("10.0.0.2:80")!.live).toBe(false);
   });
 

@@ -113,7 +113,9 @@ describe("tcp relay", () => {
     const dead = await closedPort();
     const alive = track(await nameServer("alive"));
     const lb = track(
-      await startBalancer(tcpConfig([`127.0.0.1:${dead}`, `127.0.0.1:${alive.port}`], `balance = "roundrobin"`)),
+      await startBalancer(
+        tcpConfig([`127.0.0.1:${dead}`, `127.0.0.1:${alive.port}`], `balance = "roundrobin"`),
+      ),
     );
     for (let i = 0; i < 20; i++) {
       const res = await request(lb.port("web"));
@@ -147,9 +149,14 @@ describe("tcp relay", () => {
   });
 
   it("enforces server max_connections: the connection over the limit is closed at once", async () => {
-    const holder = track(await tcpServer(() => {}));
-    const lb = track(await startBalancer(tcpConfig([`127.0.0.1:${holder.port}`], "max_connections = 2")));
-    const held = [net.connect(lb.port("web"), "127.0.0.1"), net.connect(lb.port("web"), "127.0.0.1")];
+    const holder = track(await tcpServer(() => {}, { allowHalfOpen: false }));
+    const lb = track(
+      await startBalancer(tcpConfig([`127.0.0.1:${holder.port}`], "max_connections = 2")),
+    );
+    const held = [
+      net.connect(lb.port("web"), "127.0.0.1"),
+      net.connect(lb.port("web"), "127.0.0.1"),
+    ];
     for (const s of held) s.on("error", () => {});
     await waitFor(() => holder.connections.length === 2, 3000, "two held connections");
     const res = await request(lb.port("web"), undefined, { timeoutMs: 3000 });
@@ -164,11 +171,14 @@ describe("tcp relay", () => {
   });
 
   it("enforces per-backend max_connections and sends the excess to another backend", async () => {
-    const a = track(await tcpServer(() => {}));
-    const b = track(await tcpServer(() => {}));
+    const a = track(await tcpServer(() => {}, { allowHalfOpen: false }));
+    const b = track(await tcpServer(() => {}, { allowHalfOpen: false }));
     const lb = track(
       await startBalancer(
-        tcpConfig([`127.0.0.1:${a.port} max_connections=1`, `127.0.0.1:${b.port}`], `balance = "roundrobin"`),
+        tcpConfig(
+          [`127.0.0.1:${a.port} max_connections=1`, `127.0.0.1:${b.port}`],
+          `balance = "roundrobin"`,
+        ),
       ),
     );
     const sockets: net.Socket[] = [];
@@ -229,7 +239,11 @@ rules = ["deny ::1/128"]
         socket.on("data", () => {});
       }),
     );
-    const lb = track(await startBalancer(tcpConfig([`127.0.0.1:${backend.port}`], `client_idle_timeout = "300ms"`)));
+    const lb = track(
+      await startBalancer(
+        tcpConfig([`127.0.0.1:${backend.port}`], `client_idle_timeout = "300ms"`),
+      ),
+    );
     const started = Date.now();
     const idle = await request(lb.port("web"), undefined, { timeoutMs: 5000 });
     expect(idle.error).toBeUndefined();
@@ -252,7 +266,9 @@ rules = ["deny ::1/128"]
 
 describe("proxy protocol", () => {
   /** Sends "payload" through a server with the given PROXY version; returns what the backend read. */
-  async function throughProxyProtocol(version: string): Promise<{ seen: Buffer; clientPort: number; lbPort: number }> {
+  async function throughProxyProtocol(
+    version: string,
+  ): Promise<{ seen: Buffer; clientPort: number; lbPort: number }> {
     let seen = Buffer.alloc(0);
     const backend = track(
       await tcpServer((socket) => {
@@ -262,12 +278,21 @@ describe("proxy protocol", () => {
       }),
     );
     const lb = track(
-      await startBalancer(tcpConfig([`127.0.0.1:${backend.port}`], `[servers.web.proxy_protocol]\nversion = "${version}"`)),
+      await startBalancer(
+        tcpConfig(
+          [`127.0.0.1:${backend.port}`],
+          `[servers.web.proxy_protocol]\nversion = "${version}"`,
+        ),
+      ),
     );
     const client = net.connect(lb.port("web"), "127.0.0.1");
     await new Promise((r) => client.on("connect", r));
     client.write("payload");
-    await waitFor(() => seen.toString("latin1").endsWith("payload"), 3000, "payload at the backend");
+    await waitFor(
+      () => seen.toString("latin1").endsWith("payload"),
+      3000,
+      "payload at the backend",
+    );
     const clientPort = client.localPort!;
     client.destroy();
     return { seen, clientPort, lbPort: lb.port("web") };
@@ -275,7 +300,9 @@ describe("proxy protocol", () => {
 
   it("sends a v1 header with the client's and the listener's addresses", async () => {
     const { seen, clientPort, lbPort } = await throughProxyProtocol("1");
-    expect(seen.toString()).toBe(`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${lbPort}\r\npayload`);
+    expect(seen.toString()).toBe(
+      `PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${lbPort}\r\npayload`,
+    );
   });
 
   it("sends a v2 binary header", async () => {

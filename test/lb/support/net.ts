@@ -58,7 +58,10 @@ export function request(
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const socket = net.connect({ port, host: opts.host ?? "127.0.0.1", allowHalfOpen: true });
-    const timer = setTimeout(() => socket.destroy(new Error("test timeout")), opts.timeoutMs ?? 5000);
+    const timer = setTimeout(
+      () => socket.destroy(new Error("test timeout")),
+      opts.timeoutMs ?? 5000,
+    );
     let error: string | undefined;
     socket.on("connect", () => {
       if (payload !== undefined) socket.end(payload);
@@ -141,7 +144,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `predicate` every 20 ms until true or `timeoutMs` passes. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
