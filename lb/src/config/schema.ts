@@ -33,6 +33,7 @@ import {
   type Protocol,
   type ServerConfig,
   type ShutdownConfig,
+  type StateConfig,
   type UdpConfig,
 } from "./types";
 
@@ -352,6 +353,14 @@ function readShutdown(s: Section | undefined): ShutdownConfig {
   const out: ShutdownConfig = { grace_period: "10s" };
   if (!s) return out;
   out.grace_period = s.duration("grace_period", "10s");
+  s.finish();
+  return out;
+}
+
+function readState(s: Section | undefined): StateConfig {
+  const out: StateConfig = { path: "" };
+  if (!s) return out;
+  out.path = s.read("path", zString, "expected a file path") ?? "";
   s.finish();
   return out;
 }
@@ -1089,6 +1098,7 @@ export function validateConfig(raw: unknown): { config: LbConfig; warnings: stri
   const metrics = readMetrics(root.table("metrics"));
   const defaults = readDefaults(root.table("defaults"));
   const shutdown = readShutdown(root.table("shutdown"));
+  const state = readState(root.table("state"));
 
   const servers: Record<string, ServerConfig> = {};
   const serversTable = root.table("servers");
@@ -1128,7 +1138,7 @@ export function validateConfig(raw: unknown): { config: LbConfig; warnings: stri
   root.finish((key) => TOP_LEVEL_IGNORED[key]);
   if (report.errors.length > 0) throw new ConfigError(report.errors);
   return {
-    config: { logging, api, metrics, defaults, shutdown, servers },
+    config: { logging, api, metrics, defaults, shutdown, state, servers },
     warnings: report.warnings,
   };
 }

@@ -56,6 +56,15 @@ export interface ShutdownConfig {
   grace_period: string;
 }
 
+/** geoswarm extension: where servers created, updated or deleted through the API are kept. */
+export interface StateConfig {
+  /**
+   * JSON file written atomically after every API change and merged over the config file's
+   * servers at start and on reload. Default "" = API changes live in memory only (gobetween).
+   */
+  path: string;
+}
+
 export type Protocol = "tcp" | "udp";
 export type BalanceStrategy =
   | "weight"
@@ -147,6 +156,7 @@ export interface LbConfig {
   metrics: MetricsConfig;
   defaults: ConnectionOptions;
   shutdown: ShutdownConfig;
+  state: StateConfig;
   servers: Record<string, ServerConfig>;
 }
 
