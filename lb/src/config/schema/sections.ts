@@ -1,0 +1,119 @@
+// Top-level sections other than [servers]: [logging], [api], [metrics], [defaults], and the
+// geoswarm extensions [shutdown] and [state].
+
+import { isLoopbackHost, parseHostPort } from "../address";
+import type {
+  ApiConfig,
+  ConnectionOptions,
+  LoggingConfig,
+  LogLevel,
+  MetricsConfig,
+  ShutdownConfig,
+  StateConfig,
+} from "../types";
+import { oneOf, readBind, type Section, zString } from "./section";
+
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+export function readLogging(s: Section | undefined): LoggingConfig {
+  const out: LoggingConfig = { level: "info", output: "stdout", format: "text" };
+  if (!s) return out;
+  const level = s.read("level", zString, "expected a string");
+  if (level !== undefined) {
+    const l = level.toLowerCase();
+    const aliased = l === "warning" ? "warn" : l === "panic" ? "fatal" : l;
+    if ((LOG_LEVELS as readonly string[]).includes(aliased)) out.level = aliased as LogLevel;
+    else s.invalid("level", `${oneOf(LOG_LEVELS)} (or "warning", "panic")`, level);
+  }
+  out.output = s.str("output", "stdout");
+  out.format = s.enum("format", ["text", "json"] as const, "text");
+  s.finish();
+  return out;
+}
+
+export function readApi(s: Section | undefined): ApiConfig {
+  const out: ApiConfig = {
+    enabled: false,
+    bind: ":8888",
+    cors: false,
+    allow_unauthenticated: false,
+  };
+  if (!s) return out;
+  out.enabled = s.bool("enabled", false);
+  out.bind = readBind(s, "bind", ":8888");
+  out.cors = s.bool("cors", false);
+  out.allow_unauthenticated = s.bool("allow_unauthenticated", false);
+  const auth = s.table("basic_auth");
+  if (auth) {
+    const login = auth.needStr("login", "the user name");
+    const password = auth.needStr("password", "the password");
+    auth.finish();
+    if (login !== undefined && password !== undefined) out.basic_auth = { login, password };
+  }
+  const tls = s.table("tls");
+  if (tls) {
+    const cert = tls.needStr("cert_path", "PEM certificate file");
+    const key = tls.needStr("key_path", "PEM private key file");
+    tls.finish();
+    if (cert !== undefined && key !== undefined) out.tls = { cert_path: cert, key_path: key };
+  }
+  if (out.enabled && !out.basic_auth && !out.allow_unauthenticated) {
+    const hp = parseHostPort(out.bind, true);
+    if (hp && !isLoopbackHost(hp.host)) {
+      s.invalid(
+        "bind",
+        "expected a loopback address when [api.basic_auth] is not set (or set api.allow_unauthenticated = true)",
+        out.bind,
+      );
+    }
+  }
+  s.finish();
+  return out;
+}
+
+export function readMetrics(s: Section | undefined): MetricsConfig {
+  const out: MetricsConfig = { enabled: false, bind: ":9284" };
+  if (!s) return out;
+  out.enabled = s.bool("enabled", false);
+  out.bind = readBind(s, "bind", ":9284");
+  s.finish();
+  return out;
+}
+
+const BUILTIN_DEFAULTS: ConnectionOptions = {
+  max_connections: 0,
+  client_idle_timeout: "0",
+  backend_idle_timeout: "0",
+  backend_connection_timeout: "0",
+};
+
+export function readDefaults(s: Section | undefined): ConnectionOptions {
+  const out = { ...BUILTIN_DEFAULTS };
+  if (!s) return out;
+  out.max_connections = s.int("max_connections", 0, Number.MAX_SAFE_INTEGER, 0);
+  out.client_idle_timeout = s.duration("client_idle_timeout", "0");
+  out.backend_idle_timeout = s.duration("backend_idle_timeout", "0");
+  out.backend_connection_timeout = s.duration("backend_connection_timeout", "0");
+  s.finish((key) =>
+    key === "protocol" || key === "balance"
+      ? "only max_connections and the three timeouts can have defaults; set it on each server"
+      : undefined,
+  );
+  return out;
+}
+
+export function readShutdown(s: Section | undefined): ShutdownConfig {
+  const out: ShutdownConfig = { grace_period: "10s" };
+  if (!s) return out;
+  out.grace_period = s.duration("grace_period", "10s");
+  s.finish();
+  return out;
+}
+
+export function readState(s: Section | undefined): StateConfig {
+  const out: StateConfig = { path: "" };
+  if (!s) return out;
+  out.path = s.read("path", zString, "expected a file path") ?? "";
+  s.finish();
+  return out;
+}
