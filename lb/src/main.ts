@@ -3,8 +3,8 @@
 import { writeFileSync } from "node:fs";
 import { parseCliArgs, USAGE } from "./cli-args";
 import { ConfigError, loadConfig, summarizeConfig } from "./config";
-import { Balancer } from "./core/balancer";
 import { createLogger } from "./log/logger";
+import { type RunningLb, runLb } from "./run";
 import { VERSION } from "./version";
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config. */
@@ -45,14 +45,21 @@ async function main(argv: string[]): Promise<number> {
 
   const log = createLogger(loaded.config.logging);
   if (cmd.pidfile) writeFileSync(cmd.pidfile, String(process.pid), { mode: 0o644 });
-  const balancer = new Balancer(loaded.config, log);
+  let lb: RunningLb;
   try {
-    await balancer.start();
+    lb = await runLb(loaded.config, log, { source: cmd.source, envSubst: cmd.envSubst });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, "startup failed");
     return 1;
   }
-  log.info({ version: VERSION, servers: balancer.servers.size }, "geoswarm-lb started");
+  log.info({ version: VERSION, servers: lb.balancer.servers.size }, "geoswarm-lb started");
+
+  process.on("SIGHUP", () => {
+    log.info("SIGHUP: reloading configuration");
+    lb.balancer.reload().catch((err: Error & { problems?: string[] }) => {
+      log.error({ err: err.message, problems: err.problems }, "reload failed; running configuration kept");
+    });
+  });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -67,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
         { signal, grace_period: loaded.config.shutdown.grace_period },
         "shutting down: draining connections",
       );
-      balancer.stop().then(
+      lb.stop().then(
         () => {
           log.info("shutdown complete");
           resolve(0);

@@ -237,6 +237,24 @@ export class Server {
     this.log.info("server stopped");
   }
 
+  /**
+   * Takes a backend out of rotation and waits up to `timeoutMs` for its connections to finish,
+   * then closes the rest. Returns how many were closed.
+   */
+  async drainBackend(key: string, timeoutMs: number): Promise<{ closed: number }> {
+    const backend = this.table.get(key);
+    if (!backend) return { closed: 0 };
+    this.table.setEnabled(key, false);
+    const until = Date.now() + timeoutMs;
+    while (backend.activeConnections > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, until - Date.now()))));
+    }
+    let closed = 0;
+    for (const f of [this.frontend, ...this.retired]) closed += f.closeBackendConnections(key);
+    if (closed > 0) this.log.info({ backend: key, closed }, "drain timeout: closed remaining connections");
+    return { closed };
+  }
+
   private updateRates(): void {
     const seconds = RATE_WINDOW_MS / 1000;
     this.rxSecond = Math.round((this.counters.rxTotal - this.lastRx) / seconds);

@@ -10,6 +10,8 @@ import { relay } from "./relay";
 export class TcpFrontend {
   private readonly server: net.Server;
   private readonly clients = new ActiveSet<net.Socket>();
+  /** The backend each relayed client is connected to. */
+  private readonly backendOf = new WeakMap<net.Socket, Backend>();
 
   constructor(private readonly ctx: ProxyContext) {
     this.server = net.createServer(
@@ -54,6 +56,18 @@ export class TcpFrontend {
 
   destroyAll(): void {
     for (const socket of this.clients.snapshot()) socket.destroy();
+  }
+
+  /** Closes the connections relayed to one backend; returns how many. */
+  closeBackendConnections(key: string): number {
+    let n = 0;
+    for (const socket of this.clients.snapshot()) {
+      if (this.backendOf.get(socket)?.key === key) {
+        socket.destroy();
+        n++;
+      }
+    }
+    return n;
   }
 
   private accept(client: net.Socket): void {
@@ -132,6 +146,7 @@ export class TcpFrontend {
           return;
         }
         connected = true;
+        this.backendOf.set(client, backend);
         if (cfg.proxyProtocol) {
           upstream.write(
             proxyHeader(cfg.proxyProtocol, {

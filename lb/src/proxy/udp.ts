@@ -87,6 +87,18 @@ export class UdpFrontend {
     for (const s of this.open.snapshot()) this.closeSession(s);
   }
 
+  /** Ends the sessions bound to one backend; returns how many. */
+  closeBackendConnections(key: string): number {
+    let n = 0;
+    for (const s of this.open.snapshot()) {
+      if (s.backend.key === key) {
+        this.closeSession(s);
+        n++;
+      }
+    }
+    return n;
+  }
+
   private onClientPacket(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const ctx = this.ctx;
     const cfg = ctx.config();

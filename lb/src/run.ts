@@ -1,0 +1,68 @@
+// Starts everything a configuration asks for: the servers, the REST API and the metrics
+// endpoint. Used by the CLI and by tests that need the whole balancer in-process.
+import type { Server as HttpServer } from "node:http";
+import type { FastifyInstance } from "fastify";
+import { buildApi } from "./api/app";
+import { parseHostPort } from "./config";
+import type { ConfigSource, LbConfig } from "./config/types";
+import { Balancer } from "./core/balancer";
+import type { Logger } from "./log/logger";
+import { createMetricsRegistry, startMetricsServer } from "./stats/metrics";
+
+export interface RunningLb {
+  balancer: Balancer;
+  api?: FastifyInstance;
+  metrics?: HttpServer;
+  /** "host:port" the API listens on, when enabled. */
+  apiAddress?: string;
+  metricsAddress?: string;
+  /** Drains servers for `graceMs` (default: [shutdown] grace_period), closes the API and metrics. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function listenArgs(bind: string): { host: string; port: number } {
+  const hp = parseHostPort(bind, true);
+  if (!hp) throw new Error(`cannot parse bind ${JSON.stringify(bind)}`);
+  return { host: hp.host, port: hp.port };
+}
+
+function addressOf(a: string | { address: string; port: number } | null): string {
+  if (!a || typeof a === "string") return String(a);
+  return a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+export async function runLb(
+  config: LbConfig,
+  log: Logger,
+  opts: { source?: ConfigSource; envSubst?: boolean } = {},
+): Promise<RunningLb> {
+  const balancer = new Balancer(config, log, opts);
+  await balancer.start();
+  const running: RunningLb = {
+    balancer,
+    async stop(graceMs?: number) {
+      await running.api?.close();
+      running.metrics?.close();
+      await balancer.stop(graceMs);
+    },
+  };
+  try {
+    if (config.api.enabled) {
+      const { host, port } = listenArgs(config.api.bind);
+      running.api = await buildApi(balancer, config.api, log);
+      await running.api.listen({ host: host || "::", port });
+      running.apiAddress = addressOf(running.api.server.address());
+      log.info({ bind: running.apiAddress, tls: Boolean(config.api.tls) }, "api listening");
+    }
+    if (config.metrics.enabled) {
+      const { host, port } = listenArgs(config.metrics.bind);
+      running.metrics = await startMetricsServer(createMetricsRegistry(balancer), host, port);
+      running.metricsAddress = addressOf(running.metrics.address());
+      log.info({ bind: running.metricsAddress }, "metrics listening");
+    }
+  } catch (err) {
+    await running.stop(0);
+    throw err;
+  }
+  return running;
+}
