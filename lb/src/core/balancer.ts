@@ -11,7 +11,8 @@ export class ChangeError extends Error {
   constructor(
     readonly status: 400 | 404 | 409,
     message: string,
-    readonly problems: string[] = [message],
+    /** Field-level problems, when there are several (validation); else empty. */
+    readonly problems: string[] = [],
   ) {
     super(message);
   }

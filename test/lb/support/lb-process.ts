@@ -1,0 +1,44 @@
+// Runs the built artifact lb/dist/geoswarm-lb.cjs as a child process, as operators run it.
+import { type ChildProcess, spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { waitFor } from "./net";
+
+export const ARTIFACT = resolve(__dirname, "../../../lb/dist/geoswarm-lb.cjs");
+
+export interface LbProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts the artifact with `args` and waits for its "geoswarm-lb started" log line. */
+export async function startLbProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<LbProcess> {
+  const child = spawn(process.execPath, [ARTIFACT, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (c) => {
+    out += c;
+  });
+  child.stderr!.on("data", (c) => {
+    out += c;
+  });
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  await waitFor(() => out.includes("geoswarm-lb started") || gone, 15_000, "geoswarm-lb to start");
+  if (gone) throw new Error(`geoswarm-lb exited at start:\n${out}`);
+  return {
+    child,
+    output: () => out,
+    exited,
+    kill: (signal = "SIGKILL") => {
+      if (child.exitCode === null) child.kill(signal);
+    },
+  };
+}
