@@ -136,6 +136,7 @@ export class Balancer {
 
   /** Refuses a bind another server (or the API/metrics listener) already uses. */
   private checkBindFree(name: string, cfg: ServerConfig): void {
+    if (cfg.bind.endsWith(":0")) return; // port 0: the system picks a free port
     for (const [other, s] of this.servers) {
       if (other !== name && s.config.bind === cfg.bind && s.config.protocol === cfg.protocol) {
         throw new ChangeError(409, `bind: ${cfg.protocol} ${cfg.bind} is already used by server "${other}"`);
