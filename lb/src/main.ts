@@ -57,7 +57,10 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGHUP", () => {
     log.info("SIGHUP: reloading configuration");
     lb.balancer.reload().catch((err: Error & { problems?: string[] }) => {
-      log.error({ err: err.message, problems: err.problems }, "reload failed; running configuration kept");
+      log.error(
+        { err: err.message, problems: err.problems },
+        "reload failed; running configuration kept",
+      );
     });
   });
 

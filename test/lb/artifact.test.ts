@@ -105,7 +105,7 @@ describe("geoswarm-lb artifact", () => {
     expect(res.stderr).toContain("servers.b.client_idle_timeout");
   });
 
-  it("substitutes ${VAR} with -e and serves traffic; SIGTERM drains live connections, then exits 0", async () => {
+  it("substitutes environment variables with -e and serves traffic; SIGTERM drains live connections, then exits 0", async () => {
     const backend = await tcpServer((socket) => {
       // Answers slowly: the reply comes 600 ms after the request, i.e. after SIGTERM.
       socket.on("data", () => setTimeout(() => socket.end("slow reply"), 600));

@@ -1,7 +1,8 @@
 // The REST API (gobetween's routes plus geoswarm's), on fastify. Bodies are parsed here rather
 // than by content type, because gobetween parses every POST body as JSON whatever its header.
-import { readFileSync } from "node:fs";
+
 import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
 import basicAuth from "@fastify/basic-auth";
 import cors from "@fastify/cors";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
@@ -22,8 +23,17 @@ export function sendJson(reply: FastifyReply, status: number, body: unknown): Fa
 }
 
 /** A 4xx answer: a message and, for validation failures, every problem with its field path. */
-export function sendError(reply: FastifyReply, status: number, message: string, problems?: string[]): FastifyReply {
-  return sendJson(reply, status, problems && problems.length > 0 ? { error: message, problems } : { error: message });
+export function sendError(
+  reply: FastifyReply,
+  status: number,
+  message: string,
+  problems?: string[],
+): FastifyReply {
+  return sendJson(
+    reply,
+    status,
+    problems && problems.length > 0 ? { error: message, problems } : { error: message },
+  );
 }
 
 /** Maps an error thrown by a change to its HTTP answer. */
@@ -37,13 +47,21 @@ function digest(s: string): Buffer {
 }
 
 /** Constant-time credential check: compares fixed-length digests, never the raw strings. */
-export function credentialsMatch(login: string, password: string, expected: { login: string; password: string }): boolean {
+export function credentialsMatch(
+  login: string,
+  password: string,
+  expected: { login: string; password: string },
+): boolean {
   const a = Buffer.concat([digest(login), digest(password)]);
   const b = Buffer.concat([digest(expected.login), digest(expected.password)]);
   return timingSafeEqual(a, b);
 }
 
-export async function buildApi(balancer: Balancer, cfg: ApiConfig, log: Logger): Promise<FastifyInstance> {
+export async function buildApi(
+  balancer: Balancer,
+  cfg: ApiConfig,
+  log: Logger,
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
@@ -79,7 +97,8 @@ export async function buildApi(balancer: Balancer, cfg: ApiConfig, log: Logger):
   }
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    const status =
+      err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status === 401) return sendError(reply, 401, "unauthorized");
     if (status >= 500) log.error({ err: err.message }, "api error");
     return sendError(reply, status, err.message);

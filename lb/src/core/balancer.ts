@@ -139,7 +139,10 @@ export class Balancer {
     if (cfg.bind.endsWith(":0")) return; // port 0: the system picks a free port
     for (const [other, s] of this.servers) {
       if (other !== name && s.config.bind === cfg.bind && s.config.protocol === cfg.protocol) {
-        throw new ChangeError(409, `bind: ${cfg.protocol} ${cfg.bind} is already used by server "${other}"`);
+        throw new ChangeError(
+          409,
+          `bind: ${cfg.protocol} ${cfg.bind} is already used by server "${other}"`,
+        );
       }
     }
     for (const [what, section] of [
@@ -155,7 +158,8 @@ export class Balancer {
   /** Creates a server (POST /servers/:name). 409 when the name or the bind is taken. */
   create(name: string, cfg: ServerConfig): Promise<void> {
     return this.serialize(async () => {
-      if (this.servers.has(name)) throw new ChangeError(409, `name: server "${name}" already exists`);
+      if (this.servers.has(name))
+        throw new ChangeError(409, `name: server "${name}" already exists`);
       this.checkBindFree(name, cfg);
       try {
         await this.startServer(name, cfg);
@@ -232,17 +236,29 @@ export class Balancer {
    */
   reload(): Promise<ReloadResult> {
     return this.serialize(async () => {
-      if (!this.opts.source) throw new ChangeError(400, "reload: the configuration has no source to re-read");
+      if (!this.opts.source)
+        throw new ChangeError(400, "reload: the configuration has no source to re-read");
       let loaded: Awaited<ReturnType<typeof loadConfig>>;
       try {
         loaded = await loadConfig(this.opts.source, { envSubst: this.opts.envSubst ?? false });
       } catch (err) {
-        if (err instanceof ConfigError) throw new ChangeError(400, "reload: invalid configuration", err.problems);
+        if (err instanceof ConfigError)
+          throw new ChangeError(400, "reload: invalid configuration", err.problems);
         throw new ChangeError(400, `reload: ${(err as Error).message}`);
       }
-      for (const section of ["logging", "api", "metrics", "defaults", "shutdown", "state"] as const) {
+      for (const section of [
+        "logging",
+        "api",
+        "metrics",
+        "defaults",
+        "shutdown",
+        "state",
+      ] as const) {
         if (!sameJson(loaded.config[section], this._config[section])) {
-          this.log.warn({ section }, "reload: this section changed; it takes effect at the next restart");
+          this.log.warn(
+            { section },
+            "reload: this section changed; it takes effect at the next restart",
+          );
         }
       }
       this.fileServers = loaded.config.servers;
@@ -267,7 +283,10 @@ export class Balancer {
             result.unchanged.push(name);
           }
         } catch (err) {
-          this.log.error({ server: name, err: (err as Error).message }, "reload: server not applied");
+          this.log.error(
+            { server: name, err: (err as Error).message },
+            "reload: server not applied",
+          );
         }
       }
       this.refreshConfig();

@@ -251,7 +251,8 @@ export class Server {
     }
     let closed = 0;
     for (const f of [this.frontend, ...this.retired]) closed += f.closeBackendConnections(key);
-    if (closed > 0) this.log.info({ backend: key, closed }, "drain timeout: closed remaining connections");
+    if (closed > 0)
+      this.log.info({ backend: key, closed }, "drain timeout: closed remaining connections");
     return { closed };
   }
 

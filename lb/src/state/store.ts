@@ -38,7 +38,8 @@ export class StateStore {
     try {
       text = readFileSync(this.path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { overlay: new Map(), problems: [] };
+      if ((err as NodeJS.ErrnoException).code === "ENOENT")
+        return { overlay: new Map(), problems: [] };
       throw err;
     }
     const problems: string[] = [];
@@ -64,7 +65,10 @@ export class StateStore {
             continue;
           }
           try {
-            overlay.set(name, validateServer(name, raw, defaults, { pathPrefix: `servers.${name}` }).server);
+            overlay.set(
+              name,
+              validateServer(name, raw, defaults, { pathPrefix: `servers.${name}` }).server,
+            );
           } catch (err) {
             problems.push((err as Error).message);
           }

@@ -30,7 +30,10 @@ function perBackend(b: Balancer, f: (backend: Backend) => number): Sample[] {
   const out: Sample[] = [];
   for (const [name, s] of b.servers) {
     for (const backend of s.table.backends) {
-      out.push({ labels: { server: name, host: backend.host, port: String(backend.port) }, value: f(backend) });
+      out.push({
+        labels: { server: name, host: backend.host, port: String(backend.port) },
+        value: f(backend),
+      });
     }
   }
   return out;
@@ -38,27 +41,147 @@ function perBackend(b: Balancer, f: (backend: Backend) => number): Sample[] {
 
 const FAMILIES: Family[] = [
   // gobetween names (gauges, even the *_total ones, as gobetween exports them)
-  { name: "gobetween_server_count", help: "Number of backends in the server's table (gobetween's name)", type: "gauge", labelNames: SERVER, read: (b) => perServer(b, (s) => s.table.backends.length) },
-  { name: "gobetween_server_active_connections", help: "Client connections (TCP) or sessions (UDP)", type: "gauge", labelNames: SERVER, read: (b) => perServer(b, (s) => s.counters.activeConnections) },
-  { name: "gobetween_server_rx_total", help: "Bytes received from backends", type: "gauge", labelNames: SERVER, read: (b) => perServer(b, (s) => s.counters.rxTotal) },
-  { name: "gobetween_server_tx_total", help: "Bytes sent to backends", type: "gauge", labelNames: SERVER, read: (b) => perServer(b, (s) => s.counters.txTotal) },
-  { name: "gobetween_server_rx_second", help: "Bytes per second received from backends (2 s window)", type: "gauge", labelNames: SERVER, read: (b) => perServer(b, (s) => s.stats().rx_second) },
-  { name: "gobetween_server_tx_second", help: "Bytes per second sent to backends (2 s window)", type: "gauge", labelNames: SERVER, read: (b) => perServer(b, (s) => s.stats().tx_second) },
-  { name: "gobetween_backend_active_connections", help: "Connections to the backend", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.activeConnections) },
-  { name: "gobetween_backend_refused_connections", help: "Failed connects to the backend", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.refusedConnections) },
-  { name: "gobetween_backend_total_connections", help: "Successful connects to the backend", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.totalConnections) },
-  { name: "gobetween_backend_rx_bytes", help: "Bytes received from the backend", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.rxBytes) },
-  { name: "gobetween_backend_tx_bytes", help: "Bytes sent to the backend", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.txBytes) },
-  { name: "gobetween_backend_rx_second", help: "Bytes per second received from the backend", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.rxSecond) },
-  { name: "gobetween_backend_tx_second", help: "Bytes per second sent to the backend", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.txSecond) },
-  { name: "gobetween_backend_live", help: "1 when the backend passes its healthcheck (always present, unlike gobetween)", type: "gauge", labelNames: BACKEND, read: (b) => perBackend(b, (x) => (x.live ? 1 : 0)) },
+  {
+    name: "gobetween_server_count",
+    help: "Number of backends in the server's table (gobetween's name)",
+    type: "gauge",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.table.backends.length),
+  },
+  {
+    name: "gobetween_server_active_connections",
+    help: "Client connections (TCP) or sessions (UDP)",
+    type: "gauge",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.counters.activeConnections),
+  },
+  {
+    name: "gobetween_server_rx_total",
+    help: "Bytes received from backends",
+    type: "gauge",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.counters.rxTotal),
+  },
+  {
+    name: "gobetween_server_tx_total",
+    help: "Bytes sent to backends",
+    type: "gauge",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.counters.txTotal),
+  },
+  {
+    name: "gobetween_server_rx_second",
+    help: "Bytes per second received from backends (2 s window)",
+    type: "gauge",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.stats().rx_second),
+  },
+  {
+    name: "gobetween_server_tx_second",
+    help: "Bytes per second sent to backends (2 s window)",
+    type: "gauge",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.stats().tx_second),
+  },
+  {
+    name: "gobetween_backend_active_connections",
+    help: "Connections to the backend",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.activeConnections),
+  },
+  {
+    name: "gobetween_backend_refused_connections",
+    help: "Failed connects to the backend",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.refusedConnections),
+  },
+  {
+    name: "gobetween_backend_total_connections",
+    help: "Successful connects to the backend",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.totalConnections),
+  },
+  {
+    name: "gobetween_backend_rx_bytes",
+    help: "Bytes received from the backend",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.rxBytes),
+  },
+  {
+    name: "gobetween_backend_tx_bytes",
+    help: "Bytes sent to the backend",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.txBytes),
+  },
+  {
+    name: "gobetween_backend_rx_second",
+    help: "Bytes per second received from the backend",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.rxSecond),
+  },
+  {
+    name: "gobetween_backend_tx_second",
+    help: "Bytes per second sent to the backend",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.txSecond),
+  },
+  {
+    name: "gobetween_backend_live",
+    help: "1 when the backend passes its healthcheck (always present, unlike gobetween)",
+    type: "gauge",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => (x.live ? 1 : 0)),
+  },
   // typed counters
-  { name: "geoswarm_lb_server_rx_bytes_total", help: "Bytes received from backends", type: "counter", labelNames: SERVER, read: (b) => perServer(b, (s) => s.counters.rxTotal) },
-  { name: "geoswarm_lb_server_tx_bytes_total", help: "Bytes sent to backends", type: "counter", labelNames: SERVER, read: (b) => perServer(b, (s) => s.counters.txTotal) },
-  { name: "geoswarm_lb_backend_connections_total", help: "Successful connects to the backend", type: "counter", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.totalConnections) },
-  { name: "geoswarm_lb_backend_refused_connections_total", help: "Failed connects to the backend", type: "counter", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.refusedConnections) },
-  { name: "geoswarm_lb_backend_rx_bytes_total", help: "Bytes received from the backend", type: "counter", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.rxBytes) },
-  { name: "geoswarm_lb_backend_tx_bytes_total", help: "Bytes sent to the backend", type: "counter", labelNames: BACKEND, read: (b) => perBackend(b, (x) => x.txBytes) },
+  {
+    name: "geoswarm_lb_server_rx_bytes_total",
+    help: "Bytes received from backends",
+    type: "counter",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.counters.rxTotal),
+  },
+  {
+    name: "geoswarm_lb_server_tx_bytes_total",
+    help: "Bytes sent to backends",
+    type: "counter",
+    labelNames: SERVER,
+    read: (b) => perServer(b, (s) => s.counters.txTotal),
+  },
+  {
+    name: "geoswarm_lb_backend_connections_total",
+    help: "Successful connects to the backend",
+    type: "counter",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.totalConnections),
+  },
+  {
+    name: "geoswarm_lb_backend_refused_connections_total",
+    help: "Failed connects to the backend",
+    type: "counter",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.refusedConnections),
+  },
+  {
+    name: "geoswarm_lb_backend_rx_bytes_total",
+    help: "Bytes received from the backend",
+    type: "counter",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.rxBytes),
+  },
+  {
+    name: "geoswarm_lb_backend_tx_bytes_total",
+    help: "Bytes sent to the backend",
+    type: "counter",
+    labelNames: BACKEND,
+    read: (b) => perBackend(b, (x) => x.txBytes),
+  },
 ];
 
 /** A registry whose metrics are computed from `balancer` on every scrape. */
@@ -92,7 +215,11 @@ export function createMetricsRegistry(balancer: Balancer): Registry {
 }
 
 /** Serves GET /metrics on `host:port`. */
-export async function startMetricsServer(registry: Registry, host: string, port: number): Promise<HttpServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  host: string,
+  port: number,
+): Promise<HttpServer> {
   const server = createServer((req, res) => {
     if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found\n");

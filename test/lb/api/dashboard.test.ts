@@ -19,7 +19,8 @@ let slow: TestTcpServer;
 let dead: number;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: run scripts/setup.sh (installs Debian's chromium)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} not found: run scripts/setup.sh (installs Debian's chromium)`);
   a = await nameServer("a");
   slow = await tcpServer(() => {}, { allowHalfOpen: false });
   dead = await closedPort();
@@ -41,7 +42,15 @@ static_list = ["127.0.0.1:${slow.port}"]
 `);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 });
 afterAll(async () => {
@@ -64,7 +73,9 @@ describe("dashboard", () => {
   });
 
   it("shows every server, live/dead backends and active connections, refreshing live", async () => {
-    const context = await browser.newContext({ httpCredentials: { username: AUTH.login, password: AUTH.password } });
+    const context = await browser.newContext({
+      httpCredentials: { username: AUTH.login, password: AUTH.password },
+    });
     const page = await context.newPage();
     await page.goto(`${lb.base}/dashboard`);
     await page.waitForSelector('section[data-server="web"]');
@@ -75,20 +86,14 @@ describe("dashboard", () => {
     // Open 3 connections through "held": the page's counter follows without a reload.
     const heldPort = Number(lb.balancer.servers.get("held")!.boundAddress().split(":")[1]);
     const sockets = [0, 1, 2].map(() => net.connect(heldPort, "127.0.0.1").on("error", () => {}));
-    await page.waitForFunction(
-      () => document.querySelector('section[data-server="held"] .active')?.textContent === "3",
-      undefined,
-      { timeout: 6000 },
-    );
+    const heldActive = (n: number): string =>
+      `document.querySelector('section[data-server="held"] .active')?.textContent === "${n}"`;
+    await page.waitForFunction(heldActive(3), undefined, { timeout: 6000 });
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: resolve(ARTIFACTS, "dashboard.png"), fullPage: true });
     expect(existsSync(resolve(ARTIFACTS, "dashboard.png"))).toBe(true);
     for (const s of sockets) s.destroy();
-    await page.waitForFunction(
-      () => document.querySelector('section[data-server="held"] .active')?.textContent === "0",
-      undefined,
-      { timeout: 6000 },
-    );
+    await page.waitForFunction(heldActive(0), undefined, { timeout: 6000 });
     await context.close();
   }, 30_000);
 });

@@ -30,12 +30,43 @@ afterAll(async () => {
 });
 
 const KEYS = [
-  "bind", "protocol", "balance", "max_connections", "client_idle_timeout", "backend_idle_timeout",
-  "backend_connection_timeout", "backend_connection_retries", "discovery", "healthcheck", "access",
-  "proxy_protocol", "udp", "sni", "tls",
+  "bind",
+  "protocol",
+  "balance",
+  "max_connections",
+  "client_idle_timeout",
+  "backend_idle_timeout",
+  "backend_connection_timeout",
+  "backend_connection_retries",
+  "discovery",
+  "healthcheck",
+  "access",
+  "proxy_protocol",
+  "udp",
+  "sni",
+  "tls",
 ];
-const DISCOVERY_KEYS = ["kind", "failpolicy", "interval", "timeout", "static_list", "exec_command", "docker_endpoint", "consul_host"];
-const HEALTH_KEYS = ["kind", "interval", "timeout", "fails", "passes", "initial_status", "probe_send", "probe_recv", "probe_strategy"];
+const DISCOVERY_KEYS = [
+  "kind",
+  "failpolicy",
+  "interval",
+  "timeout",
+  "static_list",
+  "exec_command",
+  "docker_endpoint",
+  "consul_host",
+];
+const HEALTH_KEYS = [
+  "kind",
+  "interval",
+  "timeout",
+  "fails",
+  "passes",
+  "initial_status",
+  "probe_send",
+  "probe_recv",
+  "probe_strategy",
+];
 
 /** Values that are wrong in interesting ways: wrong types, edge numbers, bad strings. */
 const junk = fc.oneof(
@@ -43,17 +74,53 @@ const junk = fc.oneof(
   fc.boolean(),
   fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
   fc.double(),
-  fc.constantFrom("", "0", "-1s", "1x", "10 seconds", "weight", "tcp", "udp", "127.0.0.1:99999", "[::1]", ":::", "\\x4", "\u0000", "a".repeat(5000)),
+  fc.constantFrom(
+    "",
+    "0",
+    "-1s",
+    "1x",
+    "10 seconds",
+    "weight",
+    "tcp",
+    "udp",
+    "127.0.0.1:99999",
+    "[::1]",
+    ":::",
+    "\\x4",
+    "\u0000",
+    "a".repeat(5000),
+  ),
   fc.string(),
   fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 4 }),
   fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string(), fc.integer()), { maxKeys: 3 }),
 );
-const section = (keys: string[]) => fc.dictionary(fc.constantFrom(...keys), junk, { maxKeys: keys.length });
+const section = (keys: string[]) =>
+  fc.dictionary(fc.constantFrom(...keys), junk, { maxKeys: keys.length });
 
 /** A body that is mostly valid with one or more broken parts, or not an object at all. */
 const malformedBody = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ base: section(KEYS), discovery: section(DISCOVERY_KEYS), healthcheck: section(HEALTH_KEYS) }).map(({ base, discovery, healthcheck }) => JSON.stringify({ ...base, discovery: { kind: "static", ...discovery }, healthcheck })) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...KEYS), junk).map(([k, v]) => JSON.stringify({ ...serverBody("127.0.0.1:1", ["127.0.0.1:2"]), [k]: v, bind: k === "bind" ? v : "nope" })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({
+        base: section(KEYS),
+        discovery: section(DISCOVERY_KEYS),
+        healthcheck: section(HEALTH_KEYS),
+      })
+      .map(({ base, discovery, healthcheck }) =>
+        JSON.stringify({ ...base, discovery: { kind: "static", ...discovery }, healthcheck }),
+      ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.constantFrom(...KEYS), junk).map(([k, v]) =>
+      JSON.stringify({
+        ...serverBody("127.0.0.1:1", ["127.0.0.1:2"]),
+        [k]: v,
+        bind: k === "bind" ? v : "nope",
+      }),
+    ),
+  },
   { weight: 1, arbitrary: junk.map((v) => JSON.stringify(v)) },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
 );
@@ -77,7 +144,13 @@ describe("malformed API bodies", () => {
     await fc.assert(
       fc.asyncProperty(malformedBody, fc.constantFrom("POST", "PUT"), async (body, method) => {
         n++;
-        const res = await call(lb.base, method, method === "POST" ? `/servers/fuzz${n}` : "/servers/target", body, { raw: true });
+        const res = await call(
+          lb.base,
+          method,
+          method === "POST" ? `/servers/fuzz${n}` : "/servers/target",
+          body,
+          { raw: true },
+        );
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         // A generated body may happen to be valid: then POST creates and PUT updates; undo it.
         if (res.status === 200) {
@@ -88,13 +161,16 @@ describe("malformed API bodies", () => {
         expect(res.status).toBeLessThan(500);
         const err = res.json as { error: string; problems?: string[] };
         const messages = err.problems ?? [err.error];
-        for (const m of messages) expect(m).toMatch(/^(\(body\)|name|bind|[a-z_]+(\.[a-z_]+|\[\d+\])*)[:.]/);
+        for (const m of messages)
+          expect(m).toMatch(/^(\(body\)|name|bind|[a-z_]+(\.[a-z_]+|\[\d+\])*)[:.]/);
       }),
       { numRuns: 600 },
     );
     expect(n).toBe(600);
     expect([...statuses.keys()].every((s) => s === 200 || (s >= 400 && s < 500))).toBe(true);
-    const rejected = [...statuses].filter(([s]) => s >= 400).reduce((sum, [, count]) => sum + count, 0);
+    const rejected = [...statuses]
+      .filter(([s]) => s >= 400)
+      .reduce((sum, [, count]) => sum + count, 0);
     expect(rejected).toBeGreaterThanOrEqual(500);
     fuzzing = false;
     await traffic;

@@ -24,14 +24,22 @@ static_list = ["127.0.0.1:${a.port}", "127.0.0.1:${dead}"]
   );
   const port = Number(lb.balancer.servers.get("web")!.boundAddress().split(":")[1]);
   for (let i = 0; i < 6; i++) expect((await request(port)).data).toBe("a\n");
-  await waitFor(() => lb.balancer.servers.get("web")!.counters.activeConnections === 0, 3000, "idle");
+  await waitFor(
+    () => lb.balancer.servers.get("web")!.counters.activeConnections === 0,
+    3000,
+    "idle",
+  );
 });
 afterAll(async () => {
   await lb.stop(0);
   await a.close();
 });
 
-async function scrape(): Promise<{ text: string; type: (name: string) => string; value: (series: string) => number }> {
+async function scrape(): Promise<{
+  text: string;
+  type: (name: string) => string;
+  value: (series: string) => number;
+}> {
   const res = await fetch(`http://${lb.metricsAddress}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -53,11 +61,21 @@ describe("metrics", () => {
     const aLabels = `{server="web",host="127.0.0.1",port="${a.port}"}`;
     const deadLabels = `{server="web",host="127.0.0.1",port="${dead}"}`;
     for (const name of [
-      "gobetween_server_count", "gobetween_server_active_connections", "gobetween_server_rx_total",
-      "gobetween_server_tx_total", "gobetween_server_rx_second", "gobetween_server_tx_second",
-      "gobetween_backend_active_connections", "gobetween_backend_refused_connections",
-      "gobetween_backend_total_connections", "gobetween_backend_rx_bytes", "gobetween_backend_tx_bytes",
-      "gobetween_backend_rx_second", "gobetween_backend_tx_second", "gobetween_backend_live", "gobetween_build_info",
+      "gobetween_server_count",
+      "gobetween_server_active_connections",
+      "gobetween_server_rx_total",
+      "gobetween_server_tx_total",
+      "gobetween_server_rx_second",
+      "gobetween_server_tx_second",
+      "gobetween_backend_active_connections",
+      "gobetween_backend_refused_connections",
+      "gobetween_backend_total_connections",
+      "gobetween_backend_rx_bytes",
+      "gobetween_backend_tx_bytes",
+      "gobetween_backend_rx_second",
+      "gobetween_backend_tx_second",
+      "gobetween_backend_live",
+      "gobetween_build_info",
     ]) {
       expect(m.type(name), name).toBe("gauge");
     }
@@ -72,8 +90,12 @@ describe("metrics", () => {
     const m = await scrape();
     const aLabels = `{server="web",host="127.0.0.1",port="${a.port}"}`;
     for (const name of [
-      "geoswarm_lb_server_rx_bytes_total", "geoswarm_lb_server_tx_bytes_total", "geoswarm_lb_backend_connections_total",
-      "geoswarm_lb_backend_refused_connections_total", "geoswarm_lb_backend_rx_bytes_total", "geoswarm_lb_backend_tx_bytes_total",
+      "geoswarm_lb_server_rx_bytes_total",
+      "geoswarm_lb_server_tx_bytes_total",
+      "geoswarm_lb_backend_connections_total",
+      "geoswarm_lb_backend_refused_connections_total",
+      "geoswarm_lb_backend_rx_bytes_total",
+      "geoswarm_lb_backend_tx_bytes_total",
     ]) {
       expect(m.type(name), name).toBe("counter");
     }
@@ -84,7 +106,10 @@ describe("metrics", () => {
 
   it("drops a server's series when it is deleted", async () => {
     const { call } = await import("../support/api");
-    await call(lb.base, "POST", "/servers/temp", { bind: "127.0.0.1:0", discovery: { kind: "static", static_list: ["127.0.0.1:1"] } });
+    await call(lb.base, "POST", "/servers/temp", {
+      bind: "127.0.0.1:0",
+      discovery: { kind: "static", static_list: ["127.0.0.1:1"] },
+    });
     expect((await scrape()).text).toContain('gobetween_server_count{server="temp"} 1');
     await call(lb.base, "DELETE", "/servers/temp");
     expect((await scrape()).text).not.toContain('server="temp"');

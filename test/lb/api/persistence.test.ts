@@ -22,7 +22,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(apiPort: number, fileServers = ""): Promise<{ proc: LbProcess; base: string }> {
+async function start(
+  apiPort: number,
+  fileServers = "",
+): Promise<{ proc: LbProcess; base: string }> {
   const path = join(dir, "lb.toml");
   writeFileSync(
     path,
@@ -44,7 +47,12 @@ describe("API state persistence", () => {
       for (let i = 0; i < 400 && !stop; i++) {
         const name = `w${w}-${i}`;
         try {
-          const res = await call(base, "POST", `/servers/${name}`, serverBody("127.0.0.1:0", [`127.0.0.1:${backend.port}`]));
+          const res = await call(
+            base,
+            "POST",
+            `/servers/${name}`,
+            serverBody("127.0.0.1:0", [`127.0.0.1:${backend.port}`]),
+          );
           if (res.status === 200) acknowledged.add(name);
         } catch {
           return; // connection refused or reset: the process is gone
@@ -71,14 +79,37 @@ describe("API state persistence", () => {
     const apiCreatedPort = await closedPort();
     const fileServers = `[servers.fromfile]\nbind = "127.0.0.1:${filePort}"\n[servers.fromfile.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:${backend.port}"]\n[servers.alsofile]\nbind = "127.0.0.1:0"\n[servers.alsofile.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:1"]\n`;
     const first = await start(apiPort, fileServers);
-    expect((await call(first.base, "POST", "/servers/created", serverBody(`127.0.0.1:${apiCreatedPort}`, [`127.0.0.1:${backend.port}`]))).status).toBe(200);
-    expect((await call(first.base, "PUT", "/servers/fromfile", serverBody(`127.0.0.1:${filePort}`, [`127.0.0.1:${backend.port}`], { balance: "leastconn" }))).status).toBe(200);
+    expect(
+      (
+        await call(
+          first.base,
+          "POST",
+          "/servers/created",
+          serverBody(`127.0.0.1:${apiCreatedPort}`, [`127.0.0.1:${backend.port}`]),
+        )
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await call(
+          first.base,
+          "PUT",
+          "/servers/fromfile",
+          serverBody(`127.0.0.1:${filePort}`, [`127.0.0.1:${backend.port}`], {
+            balance: "leastconn",
+          }),
+        )
+      ).status,
+    ).toBe(200);
     expect((await call(first.base, "DELETE", "/servers/alsofile")).status).toBe(200);
     first.proc.kill("SIGTERM");
     expect(await first.proc.exited).toBe(0);
 
     const second = await start(apiPort, fileServers);
-    const servers = (await call(second.base, "GET", "/servers")).json as Record<string, { balance: string }>;
+    const servers = (await call(second.base, "GET", "/servers")).json as Record<
+      string,
+      { balance: string }
+    >;
     expect(Object.keys(servers).sort()).toEqual(["created", "fromfile"]);
     expect(servers.fromfile.balance).toBe("leastconn");
     expect((await request(apiCreatedPort)).data).toBe("b\n");
@@ -94,7 +125,9 @@ describe("API state persistence", () => {
     expect(proc.output()).toContain("state file is corrupt");
     const asideName = readdirSync(stateDir).find((f) => f.startsWith("servers.json.corrupt-"));
     expect(asideName).toBeDefined();
-    expect(readFileSync(join(stateDir, asideName!), "utf8")).toBe('{"version": 1, "servers": {"x": {"bind": ');
+    expect(readFileSync(join(stateDir, asideName!), "utf8")).toBe(
+      '{"version": 1, "servers": {"x": {"bind": ',
+    );
     expect(existsSync(join(stateDir, "servers.json"))).toBe(false);
     expect((await call(base, "GET", "/servers")).json).toEqual({});
   }, 30_000);

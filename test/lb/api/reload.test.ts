@@ -7,7 +7,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUTH, call, serverBody } from "../support/api";
 import { type LbProcess, startLbProcess } from "../support/lb-process";
-import { closedPort, nameServer, request, sleep, type TestTcpServer, tcpServer, waitFor } from "../support/net";
+import {
+  closedPort,
+  nameServer,
+  request,
+  sleep,
+  type TestTcpServer,
+  tcpServer,
+  waitFor,
+} from "../support/net";
 
 const STREAMS = 100;
 let dir: string;
@@ -56,43 +64,45 @@ function startStreams(): { stop(): Promise<{ broken: number; echoed: number }> }
   let running = true;
   let broken = 0;
   let echoed = 0;
-  const done = Array.from({ length: STREAMS }, (_, i) =>
-    new Promise<void>((resolve) => {
-      const socket = net.connect(webPort, "127.0.0.1");
-      let expected = "";
-      let got = "";
-      let seq = 0;
-      let timer: NodeJS.Timeout | undefined;
-      const fail = (): void => {
-        broken++;
-        if (timer) clearInterval(timer);
-        resolve();
-      };
-      socket.on("error", fail);
-      socket.on("close", () => {
-        if (running) fail();
-      });
-      socket.on("data", (c) => {
-        got += c;
-        if (got === expected) echoed++;
-      });
-      socket.on("connect", () => {
-        timer = setInterval(() => {
-          if (!running) {
-            clearInterval(timer);
-            const final = got === expected;
-            socket.removeAllListeners("close");
-            socket.destroy();
-            if (!final) broken++;
-            resolve();
-            return;
-          }
-          const msg = `${i}:${seq++};`;
-          expected += msg;
-          socket.write(msg);
-        }, 20);
-      });
-    }),
+  const done = Array.from(
+    { length: STREAMS },
+    (_, i) =>
+      new Promise<void>((resolve) => {
+        const socket = net.connect(webPort, "127.0.0.1");
+        let expected = "";
+        let got = "";
+        let seq = 0;
+        let timer: NodeJS.Timeout | undefined;
+        const fail = (): void => {
+          broken++;
+          if (timer) clearInterval(timer);
+          resolve();
+        };
+        socket.on("error", fail);
+        socket.on("close", () => {
+          if (running) fail();
+        });
+        socket.on("data", (c) => {
+          got += c;
+          if (got === expected) echoed++;
+        });
+        socket.on("connect", () => {
+          timer = setInterval(() => {
+            if (!running) {
+              clearInterval(timer);
+              const final = got === expected;
+              socket.removeAllListeners("close");
+              socket.destroy();
+              if (!final) broken++;
+              resolve();
+              return;
+            }
+            const msg = `${i}:${seq++};`;
+            expected += msg;
+            socket.write(msg);
+          }, 20);
+        });
+      }),
   );
   return {
     async stop() {
@@ -133,15 +143,22 @@ describe("reload and update under load", () => {
       base,
       "PUT",
       "/servers/web",
-      serverBody(`127.0.0.1:${webPort}`, [`127.0.0.1:${echo.port}`, `127.0.0.1:${other.port}`], { balance: "leastconn" }),
+      serverBody(`127.0.0.1:${webPort}`, [`127.0.0.1:${echo.port}`, `127.0.0.1:${other.port}`], {
+        balance: "leastconn",
+      }),
     );
     expect(put.status).toBe(200);
 
     // 4. A reload with a broken file is refused and changes nothing.
-    writeFileSync(configPath, configText("").replace('balance = "roundrobin"', 'balance = "fastest"'));
+    writeFileSync(
+      configPath,
+      configText("").replace('balance = "roundrobin"', 'balance = "fastest"'),
+    );
     const bad = await call(base, "POST", "/reload");
     expect(bad.status).toBe(400);
-    expect((bad.json as { problems: string[] }).problems[0]).toMatch(/^servers\.web\.balance: expected one of/);
+    expect((bad.json as { problems: string[] }).problems[0]).toMatch(
+      /^servers\.web\.balance: expected one of/,
+    );
 
     await sleep(300);
     const { broken, echoed } = await streams.stop();

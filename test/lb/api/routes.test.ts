@@ -2,13 +2,24 @@
 // serving real traffic on loopback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiResponse, AUTH, call, serverBody, startWithApi } from "../support/api";
-import { closedPort, nameServer, request, type TestTcpServer, tcpServer, waitFor } from "../support/net";
+import {
+  closedPort,
+  nameServer,
+  request,
+  type TestTcpServer,
+  tcpServer,
+  waitFor,
+} from "../support/net";
 
 let lb: Awaited<ReturnType<typeof startWithApi>>;
 let a: TestTcpServer;
 let b: TestTcpServer;
-const api = (method: string, path: string, body?: unknown, opts?: Parameters<typeof call>[4]): Promise<ApiResponse> =>
-  call(lb.base, method, path, body, opts);
+const api = (
+  method: string,
+  path: string,
+  body?: unknown,
+  opts?: Parameters<typeof call>[4],
+): Promise<ApiResponse> => call(lb.base, method, path, body, opts);
 
 beforeAll(async () => {
   a = await nameServer("a");
@@ -36,10 +47,19 @@ describe("system routes", () => {
   });
 
   it("every other route needs basic auth: 401 with a Basic challenge", async () => {
-    for (const path of ["/", "/servers", "/servers/web", "/servers/web/stats", "/dump", "/dashboard"]) {
+    for (const path of [
+      "/",
+      "/servers",
+      "/servers/web",
+      "/servers/web/stats",
+      "/dump",
+      "/dashboard",
+    ]) {
       const res = await api("GET", path, undefined, { auth: null });
       expect(res.status, path).toBe(401);
-      expect(res.headers.get("www-authenticate"), path).toMatch(/^Basic realm="Authorization Required"/);
+      expect(res.headers.get("www-authenticate"), path).toMatch(
+        /^Basic realm="Authorization Required"/,
+      );
     }
     const wrong = `Basic ${Buffer.from(`${AUTH.login}:nope`).toString("base64")}`;
     expect((await api("GET", "/servers", undefined, { auth: wrong })).status).toBe(401);
@@ -64,7 +84,9 @@ describe("system routes", () => {
     expect(toml.text).not.toContain(AUTH.password);
     expect(toml.text).toContain('password = "<redacted>"');
     const json = await api("GET", "/dump?format=json");
-    expect((json.json as { api: { basic_auth: { password: string } } }).api.basic_auth.password).toBe("<redacted>");
+    expect(
+      (json.json as { api: { basic_auth: { password: string } } }).api.basic_auth.password,
+    ).toBe("<redacted>");
     expect(json.json).toHaveProperty("servers.web.balance", "roundrobin");
     const bad = await api("GET", "/dump?format=yaml");
     expect(bad.status).toBe(400);
@@ -120,48 +142,97 @@ describe("server routes", () => {
   it("GET /servers/:name/stats has gobetween's shape, counting real traffic", async () => {
     const port = Number(lb.balancer.servers.get("web")!.boundAddress().split(":")[1]);
     for (let i = 0; i < 4; i++) await request(port);
-    await waitFor(() => lb.balancer.servers.get("web")!.counters.activeConnections === 0, 3000, "connections to close");
+    await waitFor(
+      () => lb.balancer.servers.get("web")!.counters.activeConnections === 0,
+      3000,
+      "connections to close",
+    );
     const stats = (await api("GET", "/servers/web/stats")).json as {
       active_connections: number;
       rx_total: number;
-      backends: Array<{ host: string; port: string; weight: number; stats: Record<string, unknown> }>;
+      backends: Array<{
+        host: string;
+        port: string;
+        weight: number;
+        stats: Record<string, unknown>;
+      }>;
     };
-    expect(stats).toMatchObject({ active_connections: 0, rx_total: 8, tx_total: 0, rx_second: expect.any(Number), tx_second: expect.any(Number) });
+    expect(stats).toMatchObject({
+      active_connections: 0,
+      rx_total: 8,
+      tx_total: 0,
+      rx_second: expect.any(Number),
+      tx_second: expect.any(Number),
+    });
     expect(stats.backends).toHaveLength(2);
     const backendB = stats.backends.find((x) => x.port === String(b.port))!;
     expect(backendB).toMatchObject({ host: "127.0.0.1", priority: 1, weight: 2 });
     expect(Object.keys(backendB.stats).sort()).toEqual(
-      ["active_connections", "discovered", "live", "refused_connections", "rx", "rx_second", "total_connections", "tx", "tx_second"].sort(),
+      [
+        "active_connections",
+        "discovered",
+        "live",
+        "refused_connections",
+        "rx",
+        "rx_second",
+        "total_connections",
+        "tx",
+        "tx_second",
+      ].sort(),
     );
     expect(stats.backends.reduce((n, x) => n + (x.stats.total_connections as number), 0)).toBe(4);
   });
 
   it("POST creates a server that serves at once: 200 null; a taken name or bind is 409", async () => {
     const port = await closedPort();
-    const created = await api("POST", "/servers/r1nginx", serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${a.port}`]));
+    const created = await api(
+      "POST",
+      "/servers/r1nginx",
+      serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${a.port}`]),
+    );
     expect(created.status).toBe(200);
     expect(created.text.trim()).toBe("null");
     expect((await request(port)).data).toBe("a\n");
 
-    const sameName = await api("POST", "/servers/r1nginx", serverBody("127.0.0.1:0", [`127.0.0.1:${a.port}`]));
+    const sameName = await api(
+      "POST",
+      "/servers/r1nginx",
+      serverBody("127.0.0.1:0", [`127.0.0.1:${a.port}`]),
+    );
     expect(sameName.status).toBe(409);
     expect(sameName.json).toEqual({ error: 'name: server "r1nginx" already exists' });
 
-    const sameBind = await api("POST", "/servers/other", serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${a.port}`]));
+    const sameBind = await api(
+      "POST",
+      "/servers/other",
+      serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${a.port}`]),
+    );
     expect(sameBind.status).toBe(409);
-    expect((sameBind.json as { error: string }).error).toBe(`bind: tcp 127.0.0.1:${port} is already used by server "r1nginx"`);
+    expect((sameBind.json as { error: string }).error).toBe(
+      `bind: tcp 127.0.0.1:${port} is already used by server "r1nginx"`,
+    );
 
     // A port held by another process is a bind conflict too.
     const holder = await tcpServer(() => {});
-    const inUse = await api("POST", "/servers/other", serverBody(`127.0.0.1:${holder.port}`, [`127.0.0.1:${a.port}`]));
+    const inUse = await api(
+      "POST",
+      "/servers/other",
+      serverBody(`127.0.0.1:${holder.port}`, [`127.0.0.1:${a.port}`]),
+    );
     expect(inUse.status).toBe(409);
-    expect((inUse.json as { error: string }).error).toBe(`bind: 127.0.0.1:${holder.port} is already in use`);
+    expect((inUse.json as { error: string }).error).toBe(
+      `bind: 127.0.0.1:${holder.port} is already in use`,
+    );
     await holder.close();
     expect((await api("GET", "/servers/other")).status).toBe(404);
   });
 
   it("POST with a bad body is 400 naming every field path; nothing is created", async () => {
-    const res = await api("POST", "/servers/broken", { bind: "nowhere", balance: "fastest", discovery: { kind: "static" } });
+    const res = await api("POST", "/servers/broken", {
+      bind: "nowhere",
+      balance: "fastest",
+      discovery: { kind: "static" },
+    });
     expect(res.status).toBe(400);
     expect(res.json).toEqual({
       error: "invalid server configuration",
@@ -174,7 +245,11 @@ describe("server routes", () => {
     const notJson = await api("POST", "/servers/broken", "{bind:", { raw: true });
     expect(notJson.status).toBe(400);
     expect((notJson.json as { error: string }).error).toMatch(/^\(body\): expected a JSON object/);
-    const badName = await api("POST", "/servers/bad%20name", serverBody("127.0.0.1:0", ["127.0.0.1:1"]));
+    const badName = await api(
+      "POST",
+      "/servers/bad%20name",
+      serverBody("127.0.0.1:0", ["127.0.0.1:1"]),
+    );
     expect(badName.status).toBe(400);
     expect((badName.json as { error: string }).error).toMatch(/^name: /);
     expect((await api("GET", "/servers/broken")).status).toBe(404);
@@ -183,7 +258,15 @@ describe("server routes", () => {
   it("PUT updates in place: a connection to a backend that remains is not dropped; a changed bind re-binds", async () => {
     const holder = await tcpServer((s) => s.on("data", (c) => s.write(c)));
     const port = await closedPort();
-    expect((await api("POST", "/servers/live", serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${holder.port}`]))).status).toBe(200);
+    expect(
+      (
+        await api(
+          "POST",
+          "/servers/live",
+          serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${holder.port}`]),
+        )
+      ).status,
+    ).toBe(200);
     const net = await import("node:net");
     const client = net.connect(port, "127.0.0.1");
     await new Promise((r) => client.on("connect", r));
@@ -198,7 +281,9 @@ describe("server routes", () => {
     const put = await api(
       "PUT",
       "/servers/live",
-      serverBody(`127.0.0.1:${newPort}`, [`127.0.0.1:${holder.port}`, `127.0.0.1:${a.port}`], { balance: "leastconn" }),
+      serverBody(`127.0.0.1:${newPort}`, [`127.0.0.1:${holder.port}`, `127.0.0.1:${a.port}`], {
+        balance: "leastconn",
+      }),
     );
     expect(put.status).toBe(200);
     expect(put.json).toMatchObject({ bind: `127.0.0.1:${newPort}`, balance: "leastconn" });
@@ -231,7 +316,9 @@ describe("backend routes", () => {
     expect(off.status).toBe(200);
     expect(off.json).toMatchObject({ backend: key, enabled: false });
     for (let i = 0; i < 4; i++) expect((await request(webPort())).data).toBe("b\n");
-    expect((await api("POST", `/servers/web/backends/${key}/enable`)).json).toMatchObject({ enabled: true });
+    expect((await api("POST", `/servers/web/backends/${key}/enable`)).json).toMatchObject({
+      enabled: true,
+    });
     const seen = new Set<string>();
     for (let i = 0; i < 4; i++) seen.add((await request(webPort())).data);
     expect(seen).toEqual(new Set(["a\n", "b\n"]));
@@ -240,14 +327,21 @@ describe("backend routes", () => {
   it("drain waits for the backend's connections up to the timeout, then closes the rest", async () => {
     const holder = await tcpServer(() => {}, { allowHalfOpen: false });
     const port = await closedPort();
-    await api("POST", "/servers/drainme", serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${holder.port}`]));
+    await api(
+      "POST",
+      "/servers/drainme",
+      serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${holder.port}`]),
+    );
     const net = await import("node:net");
     const client = net.connect(port, "127.0.0.1");
     client.on("error", () => {});
     const closed = new Promise((r) => client.on("close", r));
     await waitFor(() => holder.connections.length === 1, 3000, "held connection");
     const started = Date.now();
-    const res = await api("POST", `/servers/drainme/backends/127.0.0.1:${holder.port}/drain?timeout=300ms`);
+    const res = await api(
+      "POST",
+      `/servers/drainme/backends/127.0.0.1:${holder.port}/drain?timeout=300ms`,
+    );
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ enabled: false, closed_connections: 1 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
@@ -257,9 +351,13 @@ describe("backend routes", () => {
 
   it("unknown backend or action is 404; a bad timeout is 400", async () => {
     expect((await api("POST", "/servers/web/backends/10.9.9.9:1/disable")).status).toBe(404);
-    expect((await api("POST", `/servers/web/backends/127.0.0.1:${a.port}/explode`)).status).toBe(404);
+    expect((await api("POST", `/servers/web/backends/127.0.0.1:${a.port}/explode`)).status).toBe(
+      404,
+    );
     const bad = await api("POST", `/servers/web/backends/127.0.0.1:${a.port}/drain?timeout=soon`);
     expect(bad.status).toBe(400);
-    expect(bad.json).toEqual({ error: 'timeout: expected a Go duration such as "30s", got "soon"' });
+    expect(bad.json).toEqual({
+      error: 'timeout: expected a Go duration such as "30s", got "soon"',
+    });
   });
 });

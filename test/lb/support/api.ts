@@ -39,7 +39,10 @@ export async function call(
 }
 
 /** Starts servers from `serversToml` plus an API on 127.0.0.1:0 with basic auth. */
-export async function startWithApi(serversToml: string, extra = ""): Promise<RunningLb & { base: string }> {
+export async function startWithApi(
+  serversToml: string,
+  extra = "",
+): Promise<RunningLb & { base: string }> {
   const toml = `
 [api]
 enabled = true
@@ -56,6 +59,16 @@ ${serversToml}
 }
 
 /** A minimal valid server body for POST/PUT. */
-export function serverBody(bind: string, backends: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { bind, protocol: "tcp", balance: "roundrobin", discovery: { kind: "static", static_list: backends }, ...extra };
+export function serverBody(
+  bind: string,
+  backends: string[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    bind,
+    protocol: "tcp",
+    balance: "roundrobin",
+    discovery: { kind: "static", static_list: backends },
+    ...extra,
+  };
 }

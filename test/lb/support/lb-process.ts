@@ -14,7 +14,10 @@ export interface LbProcess {
 }
 
 /** Starts the artifact with `args` and waits for its "geoswarm-lb started" log line. */
-export async function startLbProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<LbProcess> {
+export async function startLbProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<LbProcess> {
   const child = spawn(process.execPath, [ARTIFACT, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

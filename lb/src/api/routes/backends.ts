@@ -30,17 +30,33 @@ export function registerBackendRoutes(app: FastifyInstance, balancer: Balancer):
         case "disable":
         case "enable":
           server.table.setEnabled(key, action === "enable");
-          return sendJson(reply, 200, { backend: key, enabled: backend.enabled, active_connections: backend.activeConnections });
+          return sendJson(reply, 200, {
+            backend: key,
+            enabled: backend.enabled,
+            active_connections: backend.activeConnections,
+          });
         case "drain": {
           const timeout = req.query.timeout ?? DEFAULT_DRAIN_TIMEOUT;
           if (!isDuration(timeout) || parseDuration(timeout) < 0) {
-            return sendError(reply, 400, `timeout: expected a Go duration such as "30s", got ${JSON.stringify(timeout)}`);
+            return sendError(
+              reply,
+              400,
+              `timeout: expected a Go duration such as "30s", got ${JSON.stringify(timeout)}`,
+            );
           }
           const { closed } = await server.drainBackend(key, parseDuration(timeout));
-          return sendJson(reply, 200, { backend: key, enabled: backend.enabled, closed_connections: closed });
+          return sendJson(reply, 200, {
+            backend: key,
+            enabled: backend.enabled,
+            closed_connections: closed,
+          });
         }
         default:
-          return sendError(reply, 404, `action: expected "disable", "enable" or "drain", got ${JSON.stringify(action)}`);
+          return sendError(
+            reply,
+            404,
+            `action: expected "disable", "enable" or "drain", got ${JSON.stringify(action)}`,
+          );
       }
     },
   );

@@ -15,9 +15,18 @@ interface NameParams {
 }
 
 /** Parses and validates a server body; answers 400 itself and returns undefined on failure. */
-export function parseServerBody(balancer: Balancer, name: string, body: unknown, reply: FastifyReply): ServerConfig | undefined {
+export function parseServerBody(
+  balancer: Balancer,
+  name: string,
+  body: unknown,
+  reply: FastifyReply,
+): ServerConfig | undefined {
   if (!NAME.test(name)) {
-    sendError(reply, 400, `name: expected 1-128 characters of letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(name)}`);
+    sendError(
+      reply,
+      400,
+      `name: expected 1-128 characters of letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(name)}`,
+    );
     return undefined;
   }
   let raw: unknown;
@@ -28,7 +37,11 @@ export function parseServerBody(balancer: Balancer, name: string, body: unknown,
     return undefined;
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    sendError(reply, 400, `(body): expected a JSON object, got ${JSON.stringify(raw)?.slice(0, 80)}`);
+    sendError(
+      reply,
+      400,
+      `(body): expected a JSON object, got ${JSON.stringify(raw)?.slice(0, 80)}`,
+    );
     return undefined;
   }
   try {
@@ -44,7 +57,8 @@ export function parseServerBody(balancer: Balancer, name: string, body: unknown,
 }
 
 export function registerServerRoutes(app: FastifyInstance, balancer: Balancer): void {
-  const notFound = (reply: FastifyReply, name: string) => sendError(reply, 404, `server "${name}" does not exist`);
+  const notFound = (reply: FastifyReply, name: string) =>
+    sendError(reply, 404, `server "${name}" does not exist`);
 
   app.get("/servers", (_req, reply) => sendJson(reply, 200, balancer.config.servers));
 

@@ -1,6 +1,7 @@
 // GET /ping, GET /, GET /dump, POST /reload, GET /dashboard.
-import { stringify as toToml } from "smol-toml";
+
 import type { FastifyInstance } from "fastify";
+import { stringify as toToml } from "smol-toml";
 import { formatDuration } from "../../config";
 import type { Balancer } from "../../core/balancer";
 import { VERSION } from "../../version";
@@ -41,8 +42,13 @@ export function registerSystemRoutes(app: FastifyInstance, balancer: Balancer): 
     const format = req.query.format ?? "toml";
     const config = redactConfig(balancer.config);
     if (format === "json") return sendJson(reply, 200, config);
-    if (format === "toml") return reply.type("text/plain; charset=utf-8").send(toToml(toTomlValue(config)));
-    return sendError(reply, 400, `format: expected "toml" or "json", got ${JSON.stringify(format)}`);
+    if (format === "toml")
+      return reply.type("text/plain; charset=utf-8").send(toToml(toTomlValue(config)));
+    return sendError(
+      reply,
+      400,
+      `format: expected "toml" or "json", got ${JSON.stringify(format)}`,
+    );
   });
 
   app.post("/reload", async (_req, reply) => {
@@ -53,5 +59,7 @@ export function registerSystemRoutes(app: FastifyInstance, balancer: Balancer): 
     }
   });
 
-  app.get("/dashboard", (_req, reply) => reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML));
+  app.get("/dashboard", (_req, reply) =>
+    reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML),
+  );
 }
