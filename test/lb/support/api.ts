@@ -38,15 +38,20 @@ export async function call(
   return { status: res.status, text, json, headers: res.headers };
 }
 
-/** Starts servers from `serversToml` plus an API on 127.0.0.1:0 with basic auth. */
+/**
+ * Starts servers from `serversToml` plus an API on 127.0.0.1:0 with basic auth. `apiKeys` go into
+ * [api]; `extra` is TOML placed after [api.basic_auth] (other sections, or [api.tls]).
+ */
 export async function startWithApi(
   serversToml: string,
   extra = "",
+  apiKeys = "",
 ): Promise<RunningLb & { base: string }> {
   const toml = `
 [api]
 enabled = true
 bind = "127.0.0.1:0"
+${apiKeys}
 [api.basic_auth]
 login = "${AUTH.login}"
 password = "${AUTH.password}"
