@@ -7,6 +7,7 @@ set -euo pipefail
 # Debian packages used by tests as real validators / peers. Keep one per line, with the reason.
 APT_PACKAGES=(
   chromium     # headless browser for the dashboard test (driven by playwright-core)
+  openssl      # makes a throw-away certificate for the API's TLS test
   cloud-init   # `cloud-init schema` validates rendered user data (test/components/render); brings python3-yaml
   shellcheck   # lints every shell script the components put on hosts
   systemd      # `systemd-analyze verify` checks rendered unit files
