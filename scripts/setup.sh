@@ -11,6 +11,12 @@ APT_PACKAGES=(
   cloud-init   # `cloud-init schema` validates rendered user data (test/components/render); brings python3-yaml
   shellcheck   # lints every shell script the components put on hosts
   systemd      # `systemd-analyze verify` checks rendered unit files
+  dnsmasq-base # real DNS server with SRV records for srv discovery tests (binary only, no service)
+  openssl      # throw-away CA and certificates for TLS discovery tests
+  docker.io    # real dockerd for docker discovery tests and scripts/testbed (started per test)
+  busybox-static # static busybox rootfs imported as the test image (Docker Hub is unreachable)
+  iproute2     # network namespaces, veths and bridges of scripts/testbed
+  iptables     # dockerd's port publishing; the testbed's FORWARD rule
 )
 
 log() { printf '[setup] %s\n' "$*"; }

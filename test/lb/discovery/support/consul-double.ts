@@ -86,7 +86,8 @@ export class ConsulDouble {
     this.waiters.clear();
   }
 
-  async start(): Promise<void> {
+  /** Listens on 127.0.0.1:`port` (0 = any free port). */
+  async start(port = 0): Promise<void> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) =>
       void this.handle(req, res);
     this.server = this.opts.tls
@@ -95,7 +96,7 @@ export class ConsulDouble {
           handler,
         )
       : http.createServer(handler);
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    await new Promise<void>((r) => this.server.listen(port, "127.0.0.1", r));
     this.port = (this.server.address() as AddressInfo).port;
   }
 

@@ -1,0 +1,116 @@
+// Engine (and classic Swarm) containers → backends.
+//   GET /containers/json?filters={"label":["<docker_container_label>"]}  (running containers)
+//   For each container and each Ports entry whose PrivatePort is docker_container_private_port:
+//     port = PublicPort; a container without that port published is skipped (debug log line;
+//     gobetween produced "host:0" here);
+//     host = the value of docker_container_host_env_var in the container's environment (one
+//     inspect per container, only when the key is set), else the entry's IP when it is a real
+//     address (classic Swarm reports the node's IP there), else the endpoint's host.
+//   sni = container label "sni"; weight 1, priority 1; duplicates (IPv4 + IPv6 wildcard entries,
+//   tcp + udp) are merged. Containers whose healthcheck says "starting" or "unhealthy" are left out
+//   until it says "healthy". Swarm-mode task containers are skipped here when the swarm mapping
+//   (swarm.ts) covers them.
+import { isIpLiteral } from "../../config";
+import type { BackendSpec } from "../../config/types";
+import type { Notes } from "../notes";
+import type { DockerClient } from "./client";
+
+export interface ContainerSummary {
+  Id: string;
+  Names?: string[];
+  Labels?: Record<string, string> | null;
+  State?: string;
+  Status?: string;
+  Ports?: Array<{ IP?: string; PrivatePort?: number; PublicPort?: number; Type?: string }> | null;
+}
+
+interface ContainerInspect {
+  Config?: { Env?: string[] | null };
+}
+
+export interface ContainerOptions {
+  label: string;
+  privatePort: number;
+  hostEnvVar: string;
+  /** Leave out containers that belong to swarm-mode tasks. */
+  skipSwarmTasks: boolean;
+}
+
+function isWildcard(ip: string | undefined): boolean {
+  return ip === undefined || ip === "" || ip === "0.0.0.0" || ip === "::";
+}
+
+function bracket(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+export function containerName(c: ContainerSummary): string {
+  return c.Names?.[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12);
+}
+
+export async function containerBackends(
+  client: DockerClient,
+  opts: ContainerOptions,
+  notes: Notes,
+  signal: AbortSignal,
+): Promise<BackendSpec[]> {
+  const query = opts.label
+    ? `?filters=${encodeURIComponent(JSON.stringify({ label: [opts.label] }))}`
+    : "";
+  const list = await client.get<ContainerSummary[]>(`/containers/json${query}`, signal);
+  if (!Array.isArray(list)) throw new Error("docker GET /containers/json: expected a JSON array");
+  const out: BackendSpec[] = [];
+  for (const c of list) {
+    const name = containerName(c);
+    if (opts.skipSwarmTasks && c.Labels?.["com.docker.swarm.task.id"]) continue;
+    const status = c.Status ?? "";
+    if (/\((unhealthy|health: starting)\)/.test(status)) {
+      notes.note({ container: name, status }, "docker discovery: container not healthy; skipped");
+      continue;
+    }
+    const entries = (c.Ports ?? []).filter((p) => p.PrivatePort === opts.privatePort);
+    const published = entries.filter((p) => typeof p.PublicPort === "number" && p.PublicPort > 0);
+    if (published.length === 0) {
+      notes.note(
+        { container: name, private_port: opts.privatePort },
+        entries.length === 0
+          ? "docker discovery: container does not expose the private port; skipped"
+          : "docker discovery: container port is not published; skipped",
+      );
+      continue;
+    }
+    let envHost: string | undefined;
+    if (opts.hostEnvVar) envHost = await hostFromEnv(client, c.Id, opts.hostEnvVar, signal);
+    for (const p of published) {
+      let host: string;
+      if (envHost) host = envHost;
+      else if (!isWildcard(p.IP) && isIpLiteral(p.IP as string)) host = bracket(p.IP as string);
+      else host = client.endpoint.host;
+      out.push({
+        host,
+        port: p.PublicPort as number,
+        weight: 1,
+        priority: 1,
+        max_connections: 0,
+        sni: c.Labels?.sni ?? "",
+      });
+    }
+  }
+  return out;
+}
+
+async function hostFromEnv(
+  client: DockerClient,
+  id: string,
+  variable: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const info = await client.get<ContainerInspect>(
+    `/containers/${encodeURIComponent(id)}/json`,
+    signal,
+  );
+  const prefix = `${variable}=`;
+  const entry = info.Config?.Env?.find((e) => e.startsWith(prefix));
+  const value = entry?.slice(prefix.length).trim();
+  return value ? bracket(value) : undefined;
+}

@@ -1,0 +1,114 @@
+// Swarm mode: when the endpoint is a swarm manager, the running tasks of the services that carry
+// docker_container_label (on the service or on its container spec) are backends.
+//   GET /services, GET /tasks?filters={"desired-state":["running"]}, GET /nodes (manager only)
+//   task → host = its node's Status.Addr (the endpoint's host when the node reports 0.0.0.0),
+//          port = the PublishedPort of its Status.PortStatus entry with TargetPort =
+//          docker_container_private_port and PublishMode "host".
+//   Only tasks in state "running" on nodes in state "ready" count. A task whose port is published
+//   through the ingress routing mesh has no per-task port and is skipped with a debug line.
+//   sni = service label "sni", else container label "sni".
+import type { BackendSpec } from "../../config/types";
+import type { Notes } from "../notes";
+import { type DockerClient, labelMatches } from "./client";
+
+interface Service {
+  ID: string;
+  Spec?: {
+    Name?: string;
+    Labels?: Record<string, string> | null;
+    TaskTemplate?: { ContainerSpec?: { Labels?: Record<string, string> | null } };
+  };
+}
+
+interface Task {
+  ID: string;
+  ServiceID?: string;
+  NodeID?: string;
+  DesiredState?: string;
+  Status?: {
+    State?: string;
+    PortStatus?: {
+      Ports?: Array<{ TargetPort?: number; PublishedPort?: number; PublishMode?: string }> | null;
+    };
+  };
+}
+
+interface SwarmNode {
+  ID: string;
+  Description?: { Hostname?: string };
+  Status?: { State?: string; Addr?: string };
+}
+
+export interface DockerInfo {
+  Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean };
+}
+
+export function isSwarmManager(info: DockerInfo): boolean {
+  return info.Swarm?.LocalNodeState === "active" && info.Swarm?.ControlAvailable === true;
+}
+
+export async function taskBackends(
+  client: DockerClient,
+  opts: { label: string; privatePort: number },
+  notes: Notes,
+  signal: AbortSignal,
+): Promise<BackendSpec[]> {
+  const runningFilter = encodeURIComponent(JSON.stringify({ "desired-state": ["running"] }));
+  const [services, tasks, nodes] = await Promise.all([
+    client.get<Service[]>("/services", signal),
+    client.get<Task[]>(`/tasks?filters=${runningFilter}`, signal),
+    client.get<SwarmNode[]>("/nodes", signal),
+  ]);
+  const wanted = new Map<string, Service>();
+  for (const s of services) {
+    const ok =
+      labelMatches(s.Spec?.Labels, opts.label) ||
+      labelMatches(s.Spec?.TaskTemplate?.ContainerSpec?.Labels, opts.label);
+    if (ok) wanted.set(s.ID, s);
+  }
+  const nodeById = new Map(nodes.map((n) => [n.ID, n]));
+  const out: BackendSpec[] = [];
+  for (const t of tasks) {
+    const service = t.ServiceID ? wanted.get(t.ServiceID) : undefined;
+    if (!service || t.Status?.State !== "running") continue;
+    const node = t.NodeID ? nodeById.get(t.NodeID) : undefined;
+    const where = { service: service.Spec?.Name ?? service.ID, task: t.ID };
+    if (node?.Status?.State !== "ready") {
+      notes.note(
+        { ...where, node: node?.Description?.Hostname ?? t.NodeID, state: node?.Status?.State },
+        "docker discovery: task's node is not ready; skipped",
+      );
+      continue;
+    }
+    const ports = (t.Status.PortStatus?.Ports ?? []).filter(
+      (p) => p.TargetPort === opts.privatePort && p.PublishMode === "host" && p.PublishedPort,
+    );
+    if (ports.length === 0) {
+      notes.note(
+        { ...where, private_port: opts.privatePort },
+        "docker discovery: task has no host-mode published port for the private port; skipped",
+      );
+      continue;
+    }
+    const addr = node.Status?.Addr ?? "";
+    const host =
+      addr === "" || addr === "0.0.0.0"
+        ? client.endpoint.host
+        : addr.includes(":")
+          ? `[${addr}]`
+          : addr;
+    const sni =
+      service.Spec?.Labels?.sni ?? service.Spec?.TaskTemplate?.ContainerSpec?.Labels?.sni ?? "";
+    for (const p of ports) {
+      out.push({
+        host,
+        port: p.PublishedPort as number,
+        weight: 1,
+        priority: 1,
+        max_connections: 0,
+        sni,
+      });
+    }
+  }
+  return out;
+}
