@@ -7,12 +7,11 @@ set -euo pipefail
 # Debian packages used by tests as real validators / peers. Keep one per line, with the reason.
 APT_PACKAGES=(
   chromium     # headless browser for the dashboard test (driven by playwright-core)
-  openssl      # makes a throw-away certificate for the API's TLS test
+  openssl      # makes a throw-away certificate for the API's TLS test (and the discovery TLS tests)
   cloud-init   # `cloud-init schema` validates rendered user data (test/components/render); brings python3-yaml
   shellcheck   # lints every shell script the components put on hosts
   systemd      # `systemd-analyze verify` checks rendered unit files
   dnsmasq-base # real DNS server with SRV records for srv discovery tests (binary only, no service)
-  openssl      # throw-away CA and certificates for TLS discovery tests
   docker.io    # real dockerd for docker discovery tests and scripts/testbed (started per test)
   busybox-static # static busybox rootfs imported as the test image (Docker Hub is unreachable)
   iproute2     # network namespaces, veths and bridges of scripts/testbed
