@@ -1,0 +1,159 @@
+"""Medians, ratios and the markdown report (printed, and written into docs/benchmarks.md between
+the Performance markers; other sections of that file are left untouched)."""
+import math
+import os
+import re
+import statistics
+
+from .targets import LABEL, REPO
+
+BEGIN, END = '<!-- performance:begin (written by bench/bench.py) -->', '<!-- performance:end -->'
+
+# (key in results, field, label, digits, lower is better)
+METRICS = [
+    ('short', 'cpu_s_per_10k', 'proxy CPU-s / 10k new conns', 3, True),
+    ('ka', 'cpu_us_per_req', 'proxy CPU µs / keep-alive req', 1, True),
+    ('bulk', 'gbps', 'bulk Gbit/s (1 stream)', 2, False),
+    ('bulk', 'cpu_s_per_gib', 'proxy CPU-s / GiB', 3, True),
+    ('idle', 'kib_per_conn', 'RSS growth KiB / idle client conn', 1, True),
+    ('short', 'rps', 'short-conn req/s', 0, False),
+    ('short', 'p99_ms', 'short-conn p99 ms', 2, True),
+    ('ka', 'rps', 'keep-alive req/s', 0, False),
+    ('ka', 'p99_ms', 'keep-alive p99 ms', 2, True),
+    ('idle', 'rss_base_mib', 'RSS at start MiB', 1, True),
+    ('idle', 'rss_mib', 'RSS with 5k idle conns MiB', 1, True),
+]
+# issue #8 targets for geoswarm-lb, as ratio to HAProxy (or absolute for memory)
+TARGETS = {('short', 'cpu_s_per_10k'): ('≤ 1.4× HAProxy', 1.4), ('ka', 'cpu_us_per_req'): ('≤ 1.15× HAProxy', 1.15),
+           ('bulk', 'gbps'): ('≥ 0.9× HAProxy', 0.9), ('bulk', 'cpu_s_per_gib'): ('≤ 1.05× HAProxy', 1.05),
+           ('idle', 'kib_per_conn'): ('≤ 6 KiB', 6.0)}
+
+
+def stat(xs):
+    xs = [x for x in xs if isinstance(x, (int, float)) and not math.isnan(x)]
+    if not xs:
+        return None
+    m = statistics.median(xs)
+    return m, (max(xs) - min(xs)) / 2 / m * 100 if m else 0.0
+
+
+def cell(s, nd):
+    return 'n/a' if s is None else f'{s[0]:.{nd}f} (±{s[1]:.0f}%)'
+
+
+def med(res, name, kind, field):
+    return stat([r.get(field, float('nan')) for r in res.get(kind, {}).get(name, [])])
+
+
+def ratio(a, b):
+    return 'n/a' if not a or not b or not b[0] else f'{a[0] / b[0]:.2f}'
+
+
+def tables(res, names):
+    out = ['| metric (median of runs, ±half-spread) | ' + ' | '.join(LABEL[n] for n in names) +
+           ' | geoswarm / HAProxy | geoswarm / nginx | issue #8 target | met? |',
+           '|---|' + '---|' * (len(names) + 4)]
+    g = 'geoswarm'
+    for kind, field, label, nd, lower in METRICS:
+        row = [cell(med(res, n, kind, field), nd) for n in names]
+        gs, hs, ns = (med(res, x, kind, field) for x in (g, 'haproxy', 'nginx'))
+        t = TARGETS.get((kind, field))
+        met = ''
+        if t and gs:
+            if kind == 'idle':
+                met = 'yes' if gs[0] <= t[1] else 'no'
+            elif hs:
+                r = gs[0] / hs[0]
+                met = 'yes' if (r <= t[1] if lower else r >= t[1]) else 'no'
+        out.append(f'| {label} | ' + ' | '.join(row) +
+                   f' | {ratio(gs, hs)} | {ratio(gs, ns)} | {t[0] if t else ""} | {met} |')
+    errs = sum(r.get('sock_errors', 0) + r.get('non2xx', 0) for k in ('short', 'ka')
+               for v in res.get(k, {}).values() for r in v)
+    out.append('')
+    out.append(f'wrk socket errors + non-2xx responses over all runs: {errs}.')
+    return '\n'.join(out)
+
+
+def workers_table(res):
+    w = res.get('workers')
+    if not w:
+        return ''
+    names = [n for n in ('haproxy', 'nginx', 'geoswarm', 'geoswarm-w2') if n in w.get('short', {})]
+    out = ['| unpinned, 2 threads/workers | ' + ' | '.join(LABEL[n] for n in names) + ' |',
+           '|---|' + '---|' * len(names)]
+    for kind, field, label, nd in (('short', 'rps', 'short-conn req/s', 0),
+                                   ('short', 'cpu_s_per_10k', 'proxy CPU-s / 10k new conns', 3),
+                                   ('short', 'p99_ms', 'short-conn p99 ms', 2),
+                                   ('ka', 'rps', 'keep-alive req/s', 0),
+                                   ('ka', 'cpu_us_per_req', 'proxy CPU µs / keep-alive req', 1),
+                                   ('ka', 'p99_ms', 'keep-alive p99 ms', 2)):
+        out.append(f'| {label} | ' + ' | '.join(cell(med(w, n, kind, field), nd) for n in names) + ' |')
+    return '\n'.join(out)
+
+
+def control_table(c):
+    if not c:
+        return ''
+    return '\n'.join([
+        '| control plane | value |', '|---|---|',
+        f"| create {c['servers']} servers via `POST /servers/:name` (sequential, keep-alive) | {c['create_s']:.2f} s "
+        f"({c['create_s'] / c['servers'] * 1e3:.2f} ms per server) |",
+        f"| RSS before / after / growth | {c['rss_before_mib']:.1f} MiB / {c['rss_after_mib']:.1f} MiB / "
+        f"{(c['rss_after_mib'] - c['rss_before_mib']) * 1024 / c['servers']:.1f} KiB per server |",
+        f"| `GET /servers` with {c['servers']} servers | {c['list_ms']:.1f} ms |",
+        f"| `GET /servers/:name/stats` (median of 20) | {c['stats_ms']:.2f} ms |",
+        f"| errors | {c['errors']} |",
+    ])
+
+
+def render(res):
+    names = [n for n in ('haproxy', 'nginx', 'geoswarm') if any(n in res.get(k, {}) for k in ('short', 'bulk', 'idle'))]
+    parts = [tables(res, names)]
+    if res.get('workers'):
+        parts += ['', workers_table(res)]
+    if res.get('control'):
+        parts += ['', control_table(res['control'])]
+    return '\n'.join(parts)
+
+
+def env_block(res):
+    v = res['versions']
+    lines = [f"* date: {res['date']}; mode: {res['mode']} ({res['runs']} runs, wrk {res['dur']} s, "
+             f"iperf3 -n {res['bulk_size']}, {res['idle_n']} idle conns)",
+             f"* load average (1/5/15 min) before: {res['load_before']}; after: {res['load_after']}",
+             f"* command: `{res['command']}`"]
+    lines += [f'* {k}: {val}' for k, val in v.items()]
+    return '\n'.join(lines)
+
+
+def write_docs(res, body):
+    path = os.path.join(REPO, 'docs', 'benchmarks.md')
+    section = f"{BEGIN}\n## Performance\n\n{PREAMBLE}\n\n### Last run\n\n{env_block(res)}\n\n{body}\n\n{END}"
+    old = open(path).read() if os.path.exists(path) else '# Benchmarks\n'
+    if BEGIN in old and END in old:
+        new = re.sub(re.escape(BEGIN) + '.*?' + re.escape(END), lambda _: section, old, flags=re.S)
+    else:
+        new = old.rstrip('\n') + '\n\n' + section + '\n'
+    with open(path, 'w') as f:
+        f.write(new)
+    return path
+
+
+PREAMBLE = """\
+geoswarm-lb against HAProxy (mode tcp) and nginx stream, with equivalent configs in front of the same
+backends (nginx serving 12 bytes over HTTP, `iperf3 -s`, and a Node sink holding idle connections).
+Every feature of geoswarm-lb's data path stays on: leastconn election, access rules
+(`default = "deny"`, `allow 127.0.0.0/8`), client/backend idle timeouts, connect timeout, retries,
+`max_connections`, per-server and per-backend byte counters, the REST API and Prometheus metrics.
+HAProxy and nginx get the same timeouts and the same source-address rule.
+
+Method (that of `/work/shared/reference/perf-anchors.md`): each proxy runs alone on CPU 0 with one
+thread or process (`taskset -c 0`); wrk, the backends, iperf3 and the idle clients run on CPU 1. Proxy
+CPU is utime+stime of the proxy's process tree from `/proc/<pid>/stat`, read right before and after each
+load run; it excludes softirq work the kernel does for loopback TCP, so it is a lower bound, the same
+kind for every proxy. Targets are interleaved inside each repetition; numbers are medians of the runs.
+Short connections: `wrk -t1 -c50 --latency -H 'Connection: close'` (one client and one backend TCP
+connection per request). Keep-alive: the same without the header. Bulk: `iperf3 -P 1` through the
+proxy. Idle memory: a fresh proxy process, then 5,000 idle client connections (10,000 sockets in the
+proxy); RSS growth divided by 5,000. Machines are shared and noisy: ratios measured in the same run
+are the numbers to quote, not absolute values."""

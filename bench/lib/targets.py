@@ -1,0 +1,111 @@
+"""The proxies under test, with equivalent configs, and the backends behind them.
+
+Ports stay below the ephemeral range (32768+) and away from the test suite's port-0 binds."""
+import os
+import shutil
+
+from . import procs
+
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(BENCH)
+ARTIFACT = os.path.join(REPO, 'lb', 'dist', 'geoswarm-lb.cjs')
+
+BACKEND = {'http': 21080, 'iperf': 21201, 'sink': 21900}
+# name -> (http, iperf, sink, api, metrics)
+PORTS = {
+    'haproxy': (22080, 22201, 22900, 0, 0),
+    'nginx': (23080, 23201, 23900, 0, 0),
+    'geoswarm': (24080, 24201, 24900, 24888, 24284),
+    'geoswarm-w2': (25080, 25201, 25900, 25888, 25285),
+}
+LABEL = {'haproxy': 'HAProxy', 'nginx': 'nginx stream', 'geoswarm': 'geoswarm-lb',
+         'geoswarm-w2': 'geoswarm-lb workers=2', 'direct': 'direct (no proxy)'}
+
+LOAD_CPU = '1'   # wrk, backends, iperf3, sink, idle clients
+PROXY_CPU = '0'  # each proxy alone on this core (pinned layout)
+
+
+def render(src, dst, subst):
+    text = open(os.path.join(BENCH, 'conf', src)).read()
+    for k, v in subst.items():
+        text = text.replace(f'@{k}@', str(v))
+    with open(dst, 'w') as f:
+        f.write(text)
+    return dst
+
+
+def subst_for(name, d, threads):
+    http, iperf, sink, api, metrics = PORTS[name]
+    workers = threads if name.startswith('geoswarm-w') else 1
+    return {'DIR': d, 'THREADS': threads, 'NAME': name, 'P_HTTP': http, 'P_IPERF': iperf, 'P_SINK': sink,
+            'P_API': api, 'P_METRICS': metrics, 'HTTP': BACKEND['http'], 'IPERF': BACKEND['iperf'],
+            'SINK': BACKEND['sink'],
+            'PROCESS': f'[process]\nworkers = {workers}\n' if workers > 1 else ''}
+
+
+def start_backends(d):
+    os.makedirs(f'{d}/www', exist_ok=True)
+    os.makedirs(f'{d}/logs', exist_ok=True)
+    with open(f'{d}/www/index.html', 'w') as f:
+        f.write('hello world\n')
+    cfg = render('nginx-backend.conf', f'{d}/nginx-backend.conf', {'DIR': d, 'HTTP': BACKEND['http']})
+    procs.start('backend', ['nginx', '-c', cfg], LOAD_CPU, f'{d}/logs')
+    procs.start('iperf3-server', ['iperf3', '-s', '-p', str(BACKEND['iperf'])], LOAD_CPU, f'{d}/logs')
+    procs.start('sink', ['node', os.path.join(BENCH, 'js', 'sink.js'), str(BACKEND['sink']), f'{d}/logs/sink.count'],
+                LOAD_CPU, f'{d}/logs')
+    for port in BACKEND.values():
+        if not procs.wait_port(port):
+            raise RuntimeError(f'backend on port {port} did not start (see {d}/logs)')
+
+
+def start_proxy(name, d, pinned, threads=1):
+    """Starts one proxy; returns its Popen. pinned: taskset to PROXY_CPU, else unpinned."""
+    cpus = PROXY_CPU if pinned else None
+    s = subst_for(name, d, threads)
+    if name == 'haproxy':
+        cfg = render('haproxy.cfg', f'{d}/haproxy.cfg', s)
+        p = procs.start(name, ['haproxy', '-db', '-f', cfg], cpus, f'{d}/logs')
+    elif name == 'nginx':
+        cfg = render('nginx-stream.conf', f'{d}/nginx-stream.conf', s)
+        p = procs.start(name, ['nginx', '-c', cfg], cpus, f'{d}/logs')
+    else:
+        cfg = render('geoswarm.toml', f'{d}/{name}.toml', s)
+        p = procs.start(name, ['node', ARTIFACT, '-c', cfg], cpus, f'{d}/logs')
+    if not procs.wait_port(PORTS[name][0]):
+        raise RuntimeError(f'{name} did not start (see {d}/logs/{name}.out)')
+    return p
+
+
+def versions():
+    import subprocess
+
+    def run(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return 'n/a'
+
+    def deb(pkg):
+        return run(['dpkg-query', '-W', '-f=${Version}', pkg])
+
+    cpu = 'n/a'
+    for line in open('/proc/cpuinfo'):
+        if line.startswith('model name'):
+            cpu = line.split(':', 1)[1].strip()
+            break
+    return {
+        'node': run(['node', '--version']),
+        'haproxy': f"{run(['haproxy', '-v'])} (deb {deb('haproxy')})",
+        'nginx': f"{run(['nginx', '-v'])} (deb {deb('nginx')}, libnginx-mod-stream {deb('libnginx-mod-stream')})",
+        'wrk': f"wrk (deb {deb('wrk')})",
+        'iperf3': f"{run(['iperf3', '--version'])} (deb {deb('iperf3')})",
+        'kernel': run(['uname', '-sr']),
+        'cpu': f'{cpu}, {os.cpu_count()} vCPU',
+        'geoswarm': run(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD']),
+    }
+
+
+def have_tools():
+    return all(shutil.which(t) for t in ('haproxy', 'nginx', 'wrk', 'iperf3', 'taskset')) and \
+        os.path.exists('/usr/lib/nginx/modules/ngx_stream_module.so')
