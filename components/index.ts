@@ -11,6 +11,13 @@ export {
 } from "./config";
 export { ConsulCluster, type ConsulClusterArgs } from "./consul";
 export { DockerHost, type DockerHostArgs, type DockerHostSwarmArgs } from "./docker-host";
+export {
+  type DeepInput,
+  LbServer,
+  type LbServerApiArgs,
+  type LbServerArgs,
+  type LbServerSpec,
+} from "./lb-server";
 export type { SshArgs } from "./machine";
 export { RegionNetwork, type RegionNetworkArgs } from "./network";
 export { type FirewallRule, type MachinePlan, planFirewall, planMachines, type Role } from "./plan";
