@@ -8,7 +8,10 @@
 //     address (classic Swarm reports the node's IP there), else the endpoint's host.
 //   sni = container label "sni"; weight 1, priority 1; duplicates (IPv4 + IPv6 wildcard entries,
 //   tcp + udp) are merged. Containers whose healthcheck says "starting" or "unhealthy" are left out
-//   until it says "healthy". Swarm-mode task containers are skipped here when the swarm mapping
+//   until it says "healthy"; paused containers are left out. Containers for which a "die" event
+//   arrived are left out even while the engine still lists them as running: the engine emits
+//   "die" before it marks the container stopped, so a list fetched right after the event can
+//   still show it. Swarm-mode task containers are skipped here when the swarm mapping
 //   (swarm.ts) covers them.
 import { isIpLiteral } from "../../config";
 import type { BackendSpec } from "../../config/types";
@@ -34,6 +37,8 @@ export interface ContainerOptions {
   hostEnvVar: string;
   /** Leave out containers that belong to swarm-mode tasks. */
   skipSwarmTasks: boolean;
+  /** Container IDs known to have died (from events) that the engine may still list. */
+  dead?: ReadonlySet<string>;
 }
 
 function isWildcard(ip: string | undefined): boolean {
@@ -63,6 +68,8 @@ export async function containerBackends(
   for (const c of list) {
     const name = containerName(c);
     if (opts.skipSwarmTasks && c.Labels?.["com.docker.swarm.task.id"]) continue;
+    if (opts.dead?.has(c.Id)) continue;
+    if (c.State !== undefined && c.State !== "running") continue;
     const status = c.Status ?? "";
     if (/\((unhealthy|health: starting)\)/.test(status)) {
       notes.note({ container: name, status }, "docker discovery: container not healthy; skipped");

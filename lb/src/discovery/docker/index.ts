@@ -19,6 +19,8 @@ import { type DockerInfo, isSwarmManager, taskBackends } from "./swarm";
 export const DOCKER_POLL_MS = 1000;
 
 const CONTAINER_ACTIONS = new Set(["start", "die", "stop", "destroy", "pause", "unpause"]);
+/** How long a "die" event keeps a container out of the list (the engine catches up in ms). */
+const DEAD_TTL_MS = 30_000;
 
 export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource {
   const endpoint = parseDockerEndpoint(cfg);
@@ -34,6 +36,8 @@ export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource
   const hostEnvVar = (cfg.docker_container_host_env_var as string | undefined) ?? "";
   const notes = new Notes(log, "debug");
   let swarm = false;
+  /** Container id → when its "die" event arrived. */
+  const dead = new Map<string, number>();
 
   const fetch = async (signal: AbortSignal): Promise<BackendSpec[]> => {
     const info = await client.get<DockerInfo>("/info", signal);
@@ -42,11 +46,13 @@ export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource
       log.info({ swarm_manager: manager }, "docker discovery: endpoint mode");
       swarm = manager;
     }
+    const now = Date.now();
+    for (const [id, at] of dead) if (now - at > DEAD_TTL_MS) dead.delete(id);
     notes.begin();
     const [containers, tasks] = await Promise.all([
       containerBackends(
         client,
-        { label, privatePort, hostEnvVar, skipSwarmTasks: manager },
+        { label, privatePort, hostEnvVar, skipSwarmTasks: manager, dead: new Set(dead.keys()) },
         notes,
         signal,
       ),
@@ -69,7 +75,11 @@ export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource
     if (type !== "container") return false;
     const base = action.split(":")[0];
     if (!CONTAINER_ACTIONS.has(base) && base !== "health_status") return false;
-    return labelMatches(e.Actor?.Attributes, label);
+    if (!labelMatches(e.Actor?.Attributes, label)) return false;
+    const id = e.Actor?.ID;
+    if (id && (base === "die" || base === "stop" || base === "destroy")) dead.set(id, Date.now());
+    if (id && base === "start") dead.delete(id);
+    return true;
   };
 
   return {
