@@ -123,7 +123,10 @@ export interface AccessConfig {
 }
 
 export interface UdpConfig {
-  /** Requests per session before it closes; 0 = unlimited. 1 = fire-and-forget. */
+  /**
+   * Client packets per session; 0 = unlimited. After the N-th the session retires: the client's
+   * next packet opens a new session, the retired one still relays replies until it ends.
+   */
   max_requests: number;
   /** Replies per session before it closes; 0 = unlimited. */
   max_responses: number;

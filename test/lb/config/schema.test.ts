@@ -53,6 +53,13 @@ describe("validateConfig: bad configurations (exact messages)", () => {
       ['servers.web.backend_idle_timeout: expected a non-negative Go duration, got "-1s"'],
     ],
     [
+      "duration longer than a Node.js timer",
+      web('client_idle_timeout = "1000h"'),
+      [
+        'servers.web.client_idle_timeout: expected a Go duration of at most "596h31m23.647s" (the longest Node.js timer), got "1000h"',
+      ],
+    ],
+    [
       "bad bind",
       '[servers.web]\nbind = "::1:80"\n[servers.web.discovery]\nkind = "static"\nstatic_list = ["a:1"]',
       [
@@ -431,6 +438,17 @@ describe("validateConfig: defaults", () => {
       backend_idle_timeout: "0",
       backend_connection_timeout: "2s",
     });
+  });
+
+  it("accepts durations up to the longest Node.js timer (596h31m23.647s)", () => {
+    const { config } = validateToml(
+      `[shutdown]\ngrace_period = "596h31m23.647s"\n${web('client_idle_timeout = "596h"')}`,
+    );
+    expect(config.shutdown.grace_period).toBe("596h31m23.647s");
+    expect(config.servers.web.client_idle_timeout).toBe("596h");
+    expect(() => validateToml(`[shutdown]\ngrace_period = "596h31m23.648s"\n${web()}`)).toThrow(
+      'shutdown.grace_period: expected a Go duration of at most "596h31m23.647s"',
+    );
   });
 
   it("counts [defaults] timeouts for the udp session rule (gobetween bug §1.13 fixed)", () => {

@@ -15,6 +15,9 @@ type Raw = Record<string, unknown>;
 
 const DURATION_EXAMPLES = 'such as "500ms", "10s", "1h30m" or "0"';
 const DURATION_EXPECTED = `expected a Go duration ${DURATION_EXAMPLES}`;
+/** 2^31 - 1 ms: the longest delay setTimeout() accepts. */
+const MAX_DURATION_NS = 2_147_483_647n * 1_000_000n;
+const MAX_DURATION = "596h31m23.647s";
 const BIND_EXPECTED =
   'expected host:port with a port 0-65535 (IPv6 hosts in brackets such as "[::1]:80", empty host = all addresses)';
 
@@ -172,14 +175,26 @@ export class Section {
     return this.read(key, z.enum(values as [T, ...T[]]), oneOf(values) + note) ?? def;
   }
 
-  /** A non-negative Go duration string, kept as written. */
+  /**
+   * A non-negative Go duration string of at most MAX_DURATION, kept as written. Every duration
+   * ends up in a Node.js timer, and a longer one would fire after 1 ms (TimeoutOverflowWarning).
+   */
   duration(key: string, def: string): string;
   duration(key: string): string | undefined;
   duration(key: string, def?: string): string | undefined {
     const s = this.read(key, zDuration, DURATION_EXPECTED);
     if (s === undefined) return def;
-    if ((durationOrNull(s) as bigint) < 0n) {
+    const ns = durationOrNull(s) as bigint;
+    if (ns < 0n) {
       this.invalid(key, "expected a non-negative Go duration", s);
+      return def;
+    }
+    if (ns > MAX_DURATION_NS) {
+      this.invalid(
+        key,
+        `expected a Go duration of at most "${MAX_DURATION}" (the longest Node.js timer)`,
+        s,
+      );
       return def;
     }
     return s;
