@@ -14,9 +14,13 @@ import type {
 import { lbServerProvider } from "./lb-server-provider";
 
 /** Every level may be an Input (an Output of another resource, or a plain value). */
-export type DeepInput<T> = T extends string | number | boolean | null | undefined
-  ? pulumi.Input<T>
-  : pulumi.Input<{ [K in keyof T]: DeepInput<T[K]> }>;
+export type DeepInput<T> = unknown extends T
+  ? unknown
+  : T extends string | number | boolean | null | undefined
+    ? pulumi.Input<T>
+    : T extends readonly (infer U)[]
+      ? pulumi.Input<DeepInput<U>[]>
+      : pulumi.Input<{ [K in keyof T]: DeepInput<T[K]> }>;
 
 /**
  * A server as the balancer's REST API takes it (`POST /servers/:name`, gobetween keys). Only

@@ -1,0 +1,275 @@
+// LbServer without a balancer: the provider's check and diff called directly (they load the real
+// schema bundle lb/dist/config.cjs, built by the global setup), and the resource registered
+// against Pulumi's mock engine. No Pulumi engine exists here, so the mock tests check the
+// documented contract: type token `pulumi-nodejs:dynamic/<module>:<type>`, inputs including the
+// serialized provider as `__provider`, secrets as wrapped values (pulumi-notes §2.2, §2.8).
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { LbServer, type LbServerSpec } from "../../components/lb-server";
+import {
+  type LbServerState,
+  lbServerProvider,
+  SCHEMA_MODULE,
+  UNKNOWN,
+} from "../../components/lb-server-provider";
+import { validateServer } from "../../lb/src/config";
+import { installMocks, isSecretValue, type Recorded, secretOf, settled } from "./support/mocks";
+
+const API = { url: "http://127.0.0.1:8888", username: "admin", password: "s3cret-pass" };
+const server = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  bind: "0.0.0.0:22001",
+  discovery: { kind: "static", static_list: ["10.0.0.1:80"] },
+  ...extra,
+});
+const spec = (): LbServerSpec => ({
+  bind: "0.0.0.0:22001",
+  discovery: { kind: "static", static_list: ["10.0.0.1:80"] },
+});
+const inputs = (over: Partial<LbServerState> = {}): LbServerState => ({
+  serverName: "r1nginx",
+  api: { ...API },
+  server: server(),
+  ...over,
+});
+const check = (news: Record<string, unknown>) => lbServerProvider.check({}, news);
+/** State as create leaves it, with the config the balancer would report. */
+function state(over: Partial<LbServerState> = {}, balancerDefaults = {}): LbServerState {
+  const s = inputs(over);
+  const effective = validateServer(
+    s.serverName,
+    s.server,
+    {
+      max_connections: 0,
+      client_idle_timeout: "0",
+      backend_idle_timeout: "0",
+      backend_connection_timeout: "0",
+      ...balancerDefaults,
+    },
+    { pathPrefix: "" },
+  ).server;
+  return { ...s, effective: JSON.parse(JSON.stringify(effective)), bind: effective.bind };
+}
+
+describe("check: the balancer's schema, each failure naming its property", () => {
+  it("passes a valid server and returns the inputs unchanged", async () => {
+    const news = { ...inputs(), __provider: "text" };
+    expect(await check(news)).toEqual({ inputs: news, failures: [] });
+  });
+
+  it("reports every schema problem under server.<path>", async () => {
+    const { failures } = await check({
+      ...inputs(),
+      server: { bind: "nowhere", balance: "random", discovery: { kind: "docker" } },
+    });
+    expect(failures.map((f) => f.property).sort()).toEqual([
+      "server.balance",
+      "server.bind",
+      "server.discovery.docker_container_private_port",
+      "server.discovery.docker_endpoint",
+    ]);
+    const balance = failures.find((f) => f.property === "server.balance");
+    expect(balance?.reason).toMatch(/^expected one of .*"roundrobin".*, got "random"$/);
+  });
+
+  it("uses the same messages as the balancer's API (validateServer with pathPrefix '')", async () => {
+    const raw = { bind: "0.0.0.0:1", discovery: { kind: "exec", exec_command: [] } };
+    let expected: string[] = [];
+    try {
+      validateServer("x", raw, { max_connections: 0 } as never, { pathPrefix: "" });
+    } catch (err) {
+      expected = (err as { problems: string[] }).problems;
+    }
+    const { failures } = await check({ ...inputs(), server: raw });
+    expect(failures.map((f) => `${f.property.replace(/^server\./, "")}: ${f.reason}`)).toEqual(
+      expected,
+    );
+  });
+
+  it("skips problems of values not known yet (preview) but still reports the others", async () => {
+    const { failures } = await check({
+      ...inputs(),
+      server: {
+        bind: "0.0.0.0:22001",
+        balance: "nope",
+        discovery: { kind: "docker", docker_endpoint: UNKNOWN, docker_container_private_port: 80 },
+      },
+    });
+    expect(failures.map((f) => f.property)).toEqual(["server.balance"]);
+    expect((await check({ ...inputs(), server: UNKNOWN } as never)).failures).toEqual([]);
+    expect((await check({ ...inputs(), api: UNKNOWN } as never)).failures).toEqual([]);
+  });
+
+  it("checks serverName and the API without echoing the password", async () => {
+    const { failures } = await check({
+      serverName: "-bad name",
+      api: { url: "ftp://x", username: "", password: 12345 },
+      server: "not a table",
+    });
+    expect(failures).toEqual([
+      {
+        property: "serverName",
+        reason:
+          'expected 1-128 letters, digits, ".", "_" or "-" starting with a letter or digit, got "-bad name"',
+      },
+      {
+        property: "api.url",
+        reason:
+          'expected an http:// or https:// URL such as "http://203.0.113.10:8888", got "ftp://x"',
+      },
+      { property: "api.username", reason: 'expected a non-empty string, got ""' },
+      { property: "api.password", reason: "expected a string, got a number" },
+      {
+        property: "server",
+        reason: 'expected a server table (bind, discovery, ...), got "not a table"',
+      },
+    ]);
+    expect(JSON.stringify(failures)).not.toContain("12345");
+    expect((await check({ ...inputs(), api: undefined } as never)).failures).toEqual([
+      { property: "api", reason: "expected { url, username, password }, got nothing" },
+    ]);
+  });
+
+  it("loads the schema from the bundle next to the package's balancer artifact", () => {
+    expect(SCHEMA_MODULE).toMatch(/\/lb\/dist\/config\.cjs$/);
+  });
+});
+
+describe("diff", () => {
+  const diff = (olds: LbServerState, news: LbServerState) =>
+    lbServerProvider.diff("r1nginx", olds, news);
+
+  it("reports no change when old and new are equal after defaults", async () => {
+    expect(await diff(state(), inputs())).toEqual({ changes: false });
+    const explicit = server({
+      protocol: "tcp",
+      balance: "weight",
+      backend_connection_retries: 2,
+      discovery: { kind: "static", static_list: ["10.0.0.1:80"], failpolicy: "keeplast" },
+      healthcheck: { kind: "none" },
+    });
+    expect(await diff(state(), inputs({ server: explicit }))).toEqual({ changes: false });
+    // Old state without the balancer's report (older provider versions): compares inputs.
+    expect(await diff(inputs(), inputs({ server: explicit }))).toEqual({ changes: false });
+  });
+
+  it("ignores connection options the server leaves to the balancer's [defaults]", async () => {
+    const olds = state({}, { client_idle_timeout: "30s", max_connections: 100 });
+    expect(await diff(olds, inputs())).toEqual({ changes: false });
+    expect(await diff(olds, inputs({ server: server({ client_idle_timeout: "10s" }) }))).toEqual({
+      changes: true,
+    });
+  });
+
+  it("updates in place when anything but bind and protocol changes", async () => {
+    for (const change of [
+      { balance: "leastconn" },
+      { healthcheck: { kind: "ping", interval: "2s" } },
+      { discovery: { kind: "static", static_list: ["10.0.0.2:80"] } },
+      { access: { default: "deny", rules: ["allow 10.0.0.0/8"] } },
+    ]) {
+      expect(
+        await diff(state(), inputs({ server: server(change) })),
+        JSON.stringify(change),
+      ).toEqual({ changes: true });
+    }
+    expect(await diff(state(), inputs({ api: { ...API, password: "rotated" } }))).toEqual({
+      changes: true,
+    });
+  });
+
+  it("replaces, deleting first, when bind, protocol, serverName or api.url changes", async () => {
+    const replace = (...replaces: string[]) => ({
+      changes: true,
+      replaces,
+      deleteBeforeReplace: true,
+    });
+    expect(await diff(state(), inputs({ server: server({ bind: "0.0.0.0:22009" }) }))).toEqual(
+      replace("server.bind"),
+    );
+    const udp = server({ protocol: "udp", client_idle_timeout: "30s" });
+    expect(await diff(state(), inputs({ server: udp }))).toEqual(replace("server.protocol"));
+    expect(await diff(state(), inputs({ serverName: "other" }))).toEqual(replace("serverName"));
+    expect(
+      await diff(state(), inputs({ api: { ...API, url: "http://203.0.113.9:8888" } })),
+    ).toEqual(replace("api.url"));
+  });
+
+  it("shows drift: the balancer's refreshed config differs from the inputs", async () => {
+    const refreshed = state();
+    refreshed.effective = { ...refreshed.effective!, balance: "roundrobin" };
+    expect(await diff(refreshed, inputs())).toEqual({ changes: true });
+  });
+
+  it("with unknown values (preview): updates, and replaces if the bind may move", async () => {
+    const unknownEndpoint = server({
+      discovery: { kind: "docker", docker_endpoint: UNKNOWN, docker_container_private_port: 80 },
+    });
+    expect(await diff(state(), inputs({ server: unknownEndpoint }))).toEqual({ changes: true });
+    expect(
+      await diff(state(), inputs({ server: server({ bind: UNKNOWN, balance: UNKNOWN }) })),
+    ).toEqual({ changes: true, replaces: ["server.bind"], deleteBeforeReplace: true });
+  });
+});
+
+describe("LbServer resource (Pulumi mocks)", () => {
+  let recorded: Recorded[];
+  beforeAll(async () => {
+    recorded = await installMocks();
+  });
+  const registered = (name: string) => {
+    const found = recorded.filter(
+      (r) => r.type === "pulumi-nodejs:dynamic/geoswarm:LbServer" && r.name === name,
+    );
+    expect(found).toHaveLength(1);
+    return found[0];
+  };
+
+  it("registers the server, the API with a secret password, and the serialized provider", async () => {
+    const res = new LbServer("r1nginx", { api: API, server: spec() });
+    await settled(recorded);
+    const r = registered("r1nginx");
+    expect(r.inputs).toMatchObject({ serverName: "r1nginx", api: API, server: server() });
+    // The SDK marks the whole `api` object secret because the password inside it is.
+    expect(isSecretValue(r.raw.api)).toBe(true);
+    expect(isSecretValue(r.raw.server)).toBe(false);
+    // Output-only properties (effective, bind) are registered as undefined, so not sent.
+    expect(Object.keys(r.inputs).sort()).toEqual(["__provider", "api", "server", "serverName"]);
+    // The provider text: present, free of the password, not secret (nothing secret captured).
+    expect(typeof r.inputs.__provider).toBe("string");
+    expect(r.inputs.__provider).toContain("exports.handler");
+    expect(r.inputs.__provider).not.toContain("s3cret-pass");
+    expect(isSecretValue(r.raw.__provider)).toBe(false);
+    expect(await secretOf(res.api)).toBe(true);
+    expect(await secretOf(res.serverName)).toBe(false);
+  });
+
+  it("takes Outputs at any depth and a serverName other than the resource name", async () => {
+    new LbServer("entry", {
+      serverName: "r2nginx",
+      api: { ...API, url: pulumi.output("http://203.0.113.7:8888") },
+      server: {
+        bind: pulumi.output("0.0.0.0:22002"),
+        discovery: { kind: "docker", docker_endpoint: pulumi.output("tcp://203.0.113.8:2377") },
+      },
+    });
+    await settled(recorded);
+    expect(registered("entry").inputs).toMatchObject({
+      serverName: "r2nginx",
+      api: { url: "http://203.0.113.7:8888" },
+      server: {
+        bind: "0.0.0.0:22002",
+        discovery: { kind: "docker", docker_endpoint: "tcp://203.0.113.8:2377" },
+      },
+    });
+  });
+
+  it("rejects missing arguments, naming them", () => {
+    expect(
+      () => new LbServer("x", { api: { ...API, password: undefined as never }, server: spec() }),
+    ).toThrow("LbServer x: api.password: required");
+    expect(() => new LbServer("y", { api: API, server: undefined as never })).toThrow(
+      "LbServer y: server: required",
+    );
+    expect(() => new LbServer("z", undefined as never)).toThrow("LbServer z: args: expected");
+  });
+});
