@@ -13,7 +13,7 @@ import { connect, isIP } from "node:net";
 import { compileGoRegexp } from "../config/go-regexp";
 import { decodeGoString } from "../config/go-string";
 import type { HealthcheckConfig } from "../config/types";
-import { type CheckResult, type HealthCheck, settleOnce } from "./check";
+import { type CheckResult, dialHost, type HealthCheck, settleOnce } from "./check";
 
 export interface ProbeSpec {
   protocol: "tcp" | "udp";
@@ -46,7 +46,7 @@ function verdict(spec: ProbeSpec, chunks: Buffer[]): CheckResult {
 
 function tcpProbe(spec: ProbeSpec): HealthCheck {
   return (host, port, timeoutMs, signal) => {
-    const socket = connect({ host, port });
+    const socket = connect({ host: dialHost(host), port });
     const { promise, finish } = settleOnce(timeoutMs, signal, () => socket.destroy());
     const chunks: Buffer[] = [];
     let received = 0;
@@ -92,11 +92,12 @@ function udpProbe(spec: ProbeSpec): HealthCheck {
         });
       });
     };
-    const family = isIP(host);
+    const target = dialHost(host);
+    const family = isIP(target);
     if (family !== 0) {
-      start(host, family);
+      start(target, family);
     } else {
-      lookup(host, (err, address, fam) => {
+      lookup(target, (err, address, fam) => {
         if (err) finish("unhealthy");
         else start(address, fam);
       });

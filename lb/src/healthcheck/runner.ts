@@ -42,6 +42,8 @@ export interface HealthcheckRunnerOptions {
 
 /** Interval used when the configured one is missing or not > 0 (the validator forbids that). */
 const FALLBACK_INTERVAL_MS = 1000;
+/** The longest delay setTimeout() accepts (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** The check function for a healthcheck kind, or null for "none". */
 export function createHealthCheck(cfg: HealthcheckConfig): HealthCheck | null {
@@ -89,8 +91,10 @@ export class HealthcheckRunner {
         interval = FALLBACK_INTERVAL_MS;
       }
     }
-    this.intervalMs = interval;
-    this.timeoutMs = timeout > 0 ? timeout : interval;
+    // The validator caps durations at the longest timer; clamp anyway (a longer setTimeout
+    // would fire after 1 ms and turn the worker into a busy loop).
+    this.intervalMs = Math.min(interval, MAX_TIMER_MS);
+    this.timeoutMs = Math.min(timeout > 0 ? timeout : interval, MAX_TIMER_MS);
   }
 
   /** Brings the set of checked backends in line with `backends`. */

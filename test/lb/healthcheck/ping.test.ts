@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { ping } from "../../../lb/src/healthcheck/ping";
 import { closedPort, hangingPort, hasPython, tcpServer, timed } from "./helpers";
@@ -46,6 +47,19 @@ describe("ping healthcheck", () => {
       expect(ms).toBeLessThan(500);
     } finally {
       hang.close();
+    }
+  });
+});
+
+describe("ping healthcheck, IPv6 backend written with brackets", () => {
+  it("dials [::1] as ::1", async () => {
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, "::1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      expect(await ping("[::1]", port, 1000)).toBe("healthy");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });

@@ -1,3 +1,5 @@
+import { createSocket } from "node:dgram";
+import { type AddressInfo, createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HealthcheckConfig } from "../../../lb/src/config/types";
 import { createProbeCheck, probeSpec } from "../../../lb/src/healthcheck/probe";
@@ -206,5 +208,24 @@ describe("udp probe", () => {
     const { value, ms } = await timed(check("127.0.0.1", port, 300));
     expect(value).toBe("unhealthy");
     expect(ms).toBeLessThan(600);
+  });
+});
+
+describe("probes of an IPv6 backend written with brackets", () => {
+  it("tcp and udp probes dial [::1] as ::1", async () => {
+    const tcp = createServer((s) => s.on("data", () => s.end("PONG")));
+    await new Promise<void>((r) => tcp.listen(0, "::1", r));
+    cleanups.push(() => new Promise<void>((r) => tcp.close(() => r())));
+    const udp = createSocket("udp6");
+    udp.on("message", (_m, r) => udp.send("PONG", r.port, r.address));
+    await new Promise<void>((r) => udp.bind(0, "::1", r));
+    cleanups.push(() => new Promise<void>((r) => udp.close(() => r())));
+
+    const tcpCheck = createProbeCheck(cfg({ probe_send: "PING", probe_recv: "PONG" }));
+    const udpCheck = createProbeCheck(
+      cfg({ probe_protocol: "udp", probe_send: "PING", probe_recv: "PONG" }),
+    );
+    expect(await tcpCheck("[::1]", (tcp.address() as AddressInfo).port, 1000)).toBe("healthy");
+    expect(await udpCheck("[::1]", udp.address().port, 1000)).toBe("healthy");
   });
 });

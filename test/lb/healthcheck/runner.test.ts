@@ -87,6 +87,14 @@ describe("HealthcheckRunner", () => {
     expect(transitions).toEqual([]);
   });
 
+  it("an interval longer than a Node.js timer does not turn into a busy loop", async () => {
+    const s = scripted({});
+    const { r } = runner(cfg({ interval: "1000h", timeout: "1000h" }), s.check);
+    r.sync([A]);
+    await sleep(100);
+    expect(s.count(A.key)).toBe(1);
+  });
+
   it("checks a new backend at once, then every interval", async () => {
     const s = scripted({});
     const { r } = runner(cfg({ interval: "40ms" }), s.check);
