@@ -18,11 +18,15 @@ import * as path from "node:path";
 import type { ConnectionOptions, ServerConfig } from "../lb/src/config/types";
 import { packageRoot } from "./artifact";
 
+// Not `export const`: tsc's CommonJS output would turn every use into `exports.NAME`, and the
+// closure serializer would then capture this module's whole exports object. Exported below.
 /** Absolute path of the bundled balancer config schema (lb/dist/config.cjs). */
-export const SCHEMA_MODULE = path.join(packageRoot(), "lb", "dist", "config.cjs");
+const SCHEMA_MODULE = path.join(packageRoot(), "lb", "dist", "config.cjs");
 
 /** What Pulumi passes for a value that is not known yet (preview). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export { SCHEMA_MODULE, UNKNOWN };
 
 /** The balancer API and its basic-auth login. */
 export interface ApiState {
