@@ -22,8 +22,9 @@ import { closedPort, nameServer, request, type TestTcpServer } from "../lb/suppo
 import { type GobetweenProxy, gobetweenProxy } from "./support/gobetween-proxy";
 
 const ROOT = path.resolve(__dirname, "../..");
-// Inside the package, so the compiled module finds the geoswarm root (and lb/dist/config.cjs).
-const OUT = path.join(ROOT, "test/artifacts/lb-server-provider");
+// Inside the package, so the compiled module finds the geoswarm root (and lb/dist/config.cjs);
+// under a `dist` directory, which biome skips.
+const OUT = path.join(ROOT, "test/artifacts/lb-server-provider/dist");
 const HOST = path.join(__dirname, "support/provider-host.cjs");
 
 let dir: string;
@@ -36,9 +37,12 @@ let lb: LbProcess;
 let base: string;
 let backends: TestTcpServer[];
 
+// Provider results are JSON read back from a child process; the assertions check their shape.
+// biome-ignore lint/suspicious/noExplicitAny: JSON from the provider host
 type Props = Record<string, any>;
 
 /** Runs one provider method in a fresh node process, like the engine's provider host. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON from the provider host
 function run(method: string, args: unknown[], file = providerFile): Promise<any> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [HOST, requireFromString, file], { cwd: dir });
