@@ -5,69 +5,143 @@
 //   direction keeps flowing until it ends too (both sockets are created with allowHalfOpen).
 // - Idle timeouts use socket.setTimeout, which counts reads and writes on that socket, so a long
 //   one-way transfer is not cut (unlike gobetween's per-direction read deadlines, issue #35).
+// - Hot path: the handlers below are shared by every connection (no closures per connection);
+//   each socket points at its RelayPair through one symbol property. This halves the objects
+//   allocated per connection and the memory an idle connection holds (see docs/benchmarks.md).
 import type { Socket } from "node:net";
 
-export interface RelayOptions {
-  /** Close both sockets when the client socket sees no traffic for this long; 0 = never. */
-  clientIdleMs: number;
-  /** Close both sockets when the backend socket sees no traffic for this long; 0 = never. */
-  backendIdleMs: number;
+const kPair = Symbol("geoswarm.relayPair");
+
+type PairedSocket = Socket & { [kPair]?: RelayPair };
+
+/**
+ * One client connection and, once connected, its backend socket. Subclasses count the bytes and
+ * learn when both sockets are closed. The client's 'error' and 'close' listeners are installed
+ * by attachClient() as soon as the connection is accepted; relay() adds the rest once the
+ * backend is connected.
+ */
+export abstract class RelayPair {
+  /** The backend socket; null until a connect attempt starts. */
+  upstream: Socket | null = null;
+  /** True from relay() on: errors and closes are handled as a pair. */
+  relaying = false;
+  private closedSockets = 0;
+  private finished = false;
+
+  constructor(readonly client: Socket) {}
+
   /** Bytes sent to the backend (client → backend). */
-  onTx: (bytes: number) => void;
+  abstract onTx(bytes: number): void;
   /** Bytes received from the backend (backend → client). */
-  onRx: (bytes: number) => void;
-  /** Called exactly once when both sockets are closed. */
-  onClose: () => void;
-}
+  abstract onRx(bytes: number): void;
+  /** Called exactly once when both sockets are closed (relaying only). */
+  abstract onRelayClosed(): void;
+  /** The client closed before relaying started. */
+  abstract onClientClosedEarly(): void;
 
-export function relay(client: Socket, backend: Socket, opts: RelayOptions): void {
-  let closed = 0;
-  let finished = false;
-  const { onTx, onRx } = opts;
+  /** Installs the client's error/close listeners; call once, right after accept. */
+  attachClient(): void {
+    (this.client as PairedSocket)[kPair] = this;
+    this.client.on("error", onClientError);
+    this.client.on("close", onClientClose);
+  }
 
-  const destroyBoth = (): void => {
-    client.destroy();
-    backend.destroy();
-  };
-  const onSocketClose = (hadError: boolean): void => {
-    closed++;
+  destroyBoth(): void {
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
+
+  /** Starts relaying between the client and the connected `upstream`. */
+  relay(upstream: Socket, clientIdleMs: number, backendIdleMs: number): void {
+    this.upstream = upstream;
+    this.relaying = true;
+    (upstream as PairedSocket)[kPair] = this;
+    const client = this.client;
+    client.on("data", onClientData);
+    upstream.on("data", onBackendData);
+    upstream.on("drain", onBackendDrain);
+    client.on("drain", onClientDrain);
+    client.on("end", onClientEnd);
+    upstream.on("end", onBackendEnd);
+    upstream.on("error", onPairError);
+    upstream.on("close", onSocketClose);
+    if (clientIdleMs > 0) {
+      client.setTimeout(clientIdleMs);
+      client.on("timeout", onPairError);
+    }
+    // The connect timeout (if any) is replaced by the idle timeout, or cleared.
+    upstream.setTimeout(backendIdleMs);
+    if (backendIdleMs > 0) upstream.on("timeout", onPairError);
+    // The client may have sent data before the backend connected; it waited in the socket.
+    client.resume();
+  }
+
+  /** One of the two sockets closed (relaying). */
+  socketClosed(hadError: boolean): void {
+    this.closedSockets++;
     // A clean close means both directions of that socket ended, so the other socket has already
     // been told (end()) and closes by itself once its buffer is flushed. A failed one takes the
     // pair down at once.
-    if (hadError) destroyBoth();
-    if (closed === 2 && !finished) {
-      finished = true;
-      opts.onClose();
+    if (hadError) this.destroyBoth();
+    if (this.closedSockets === 2 && !this.finished) {
+      this.finished = true;
+      this.onRelayClosed();
     }
-  };
-
-  client.on("data", (chunk: Buffer) => {
-    onTx(chunk.length);
-    if (!backend.write(chunk)) client.pause();
-  });
-  backend.on("data", (chunk: Buffer) => {
-    onRx(chunk.length);
-    if (!client.write(chunk)) backend.pause();
-  });
-  backend.on("drain", () => client.resume());
-  client.on("drain", () => backend.resume());
-
-  client.on("end", () => backend.end());
-  backend.on("end", () => client.end());
-
-  client.on("error", destroyBoth);
-  backend.on("error", destroyBoth);
-  client.on("close", onSocketClose);
-  backend.on("close", onSocketClose);
-
-  if (opts.clientIdleMs > 0) {
-    client.setTimeout(opts.clientIdleMs);
-    client.on("timeout", destroyBoth);
   }
-  if (opts.backendIdleMs > 0) {
-    backend.setTimeout(opts.backendIdleMs);
-    backend.on("timeout", destroyBoth);
-  }
-  // The client may have sent data before the backend connected; it waited in the socket.
-  client.resume();
+}
+
+/** The pair a socket belongs to (set by attachClient/relay). */
+export function pairOf(socket: Socket): RelayPair | undefined {
+  return (socket as PairedSocket)[kPair];
+}
+
+// Shared listeners: `this` is the socket that emitted the event.
+
+function onClientData(this: PairedSocket, chunk: Buffer): void {
+  const pair = this[kPair] as RelayPair;
+  pair.onTx(chunk.length);
+  if (!(pair.upstream as Socket).write(chunk)) this.pause();
+}
+
+function onBackendData(this: PairedSocket, chunk: Buffer): void {
+  const pair = this[kPair] as RelayPair;
+  pair.onRx(chunk.length);
+  if (!pair.client.write(chunk)) this.pause();
+}
+
+function onBackendDrain(this: PairedSocket): void {
+  (this[kPair] as RelayPair).client.resume();
+}
+
+function onClientDrain(this: PairedSocket): void {
+  (this[kPair] as RelayPair).upstream?.resume();
+}
+
+function onClientEnd(this: PairedSocket): void {
+  (this[kPair] as RelayPair).upstream?.end();
+}
+
+function onBackendEnd(this: PairedSocket): void {
+  (this[kPair] as RelayPair).client.end();
+}
+
+/** error or idle timeout of either socket while relaying: both go down. */
+function onPairError(this: PairedSocket): void {
+  (this[kPair] as RelayPair).destroyBoth();
+}
+
+function onSocketClose(this: PairedSocket, hadError: boolean): void {
+  (this[kPair] as RelayPair).socketClosed(hadError);
+}
+
+function onClientError(this: PairedSocket): void {
+  const pair = this[kPair] as RelayPair;
+  if (pair.relaying) pair.destroyBoth();
+  else this.destroy();
+}
+
+function onClientClose(this: PairedSocket, hadError: boolean): void {
+  const pair = this[kPair] as RelayPair;
+  if (pair.relaying) pair.socketClosed(hadError);
+  else pair.onClientClosedEarly();
 }

@@ -1,17 +1,15 @@
 // TCP front end of one server: accept → limits and access → elect → connect (retrying other
 // backends on failure) → PROXY header → relay.
 import net from "node:net";
-import type { Backend } from "../core/backend";
+import type { Backend, ElectionContext } from "../core/backend";
 import { ActiveSet } from "./active-set";
-import type { ProxyContext } from "./context";
+import type { FrontendSettings, ProxyContext } from "./context";
 import { proxyHeader } from "./proxy-protocol";
-import { relay } from "./relay";
+import { pairOf, RelayPair } from "./relay";
 
 export class TcpFrontend {
   private readonly server: net.Server;
   private readonly clients = new ActiveSet<net.Socket>();
-  /** The backend each relayed client is connected to. */
-  private readonly backendOf = new WeakMap<net.Socket, Backend>();
 
   constructor(private readonly ctx: ProxyContext) {
     this.server = net.createServer(
@@ -62,7 +60,8 @@ export class TcpFrontend {
   closeBackendConnections(key: string): number {
     let n = 0;
     for (const socket of this.clients.snapshot()) {
-      if (this.backendOf.get(socket)?.key === key) {
+      const conn = pairOf(socket) as TcpConnection | undefined;
+      if (conn?.relaying && conn.backend?.key === key) {
         socket.destroy();
         n++;
       }
@@ -89,93 +88,137 @@ export class TcpFrontend {
     }
     this.clients.add(client);
     ctx.counters.activeConnections++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.clients.delete(client);
-      ctx.counters.activeConnections--;
-    };
-    client.on("error", () => client.destroy());
-    client.once("close", () => {
-      if (!connected) release();
-    });
-    let connected = false;
-
-    const failed = new Set<Backend>();
-    const attempt = (): void => {
-      if (client.destroyed) return;
-      const backend = ctx.table.elect({ clientIp }, failed);
-      if (!backend) {
-        ctx.log.debug(
-          { client: clientIp, tried: failed.size },
-          "no backend available, closing client",
-        );
-        client.destroy();
-        return;
-      }
-      const upstream = net.connect({
-        host: backend.host,
-        port: backend.port,
-        allowHalfOpen: true,
-        noDelay: true,
-      });
-      let timer: NodeJS.Timeout | undefined;
-      if (cfg.connectTimeoutMs > 0) {
-        timer = setTimeout(
-          () => upstream.destroy(new Error("connect timeout")),
-          cfg.connectTimeoutMs,
-        );
-      }
-      const onConnectError = (err: Error): void => {
-        if (timer) clearTimeout(timer);
-        ctx.table.connectionRefused(backend);
-        ctx.log.debug({ backend: backend.key, err: err.message }, "backend connect failed");
-        failed.add(backend);
-        if (failed.size <= cfg.retries) attempt();
-        else client.destroy();
-      };
-      upstream.once("error", onConnectError);
-      upstream.once("connect", () => {
-        if (timer) clearTimeout(timer);
-        upstream.off("error", onConnectError);
-        ctx.table.connectionEstablished(backend);
-        if (client.destroyed) {
-          upstream.destroy();
-          ctx.table.connectionClosed(backend);
-          return;
-        }
-        connected = true;
-        this.backendOf.set(client, backend);
-        if (cfg.proxyProtocol) {
-          upstream.write(
-            proxyHeader(cfg.proxyProtocol, {
-              sourceIp: client.remoteAddress ?? "",
-              sourcePort: client.remotePort ?? 0,
-              destIp: client.localAddress ?? "",
-              destPort: client.localPort ?? 0,
-            }),
-          );
-        }
-        const counters = ctx.counters;
-        relay(client, upstream, {
-          clientIdleMs: cfg.clientIdleMs,
-          backendIdleMs: cfg.backendIdleMs,
-          onTx: (n) => {
-            backend.txBytes += n;
-            counters.txTotal += n;
-          },
-          onRx: (n) => {
-            backend.rxBytes += n;
-            counters.rxTotal += n;
-          },
-          onClose: () => {
-            ctx.table.connectionClosed(backend);
-            release();
-          },
-        });
-      });
-    };
-    attempt();
+    const conn = new TcpConnection(client, clientIp, ctx, cfg, this.clients);
+    conn.attachClient();
+    conn.attempt();
   }
+}
+
+const kConn = Symbol("geoswarm.tcpConnection");
+type AttemptSocket = net.Socket & { [kConn]?: TcpConnection };
+
+/**
+ * One accepted client: election, connect attempts (with retries on other backends), then the
+ * relay. Listeners are shared functions (no closures per connection); the upstream socket of the
+ * current attempt points back here through `kConn`.
+ */
+class TcpConnection extends RelayPair implements ElectionContext {
+  /** The backend of the current attempt, then of the relay. */
+  backend: Backend | null = null;
+  /** Backends that refused this client; allocated on the first failure only. */
+  private failed: Set<Backend> | undefined;
+  private released = false;
+
+  constructor(
+    client: net.Socket,
+    readonly clientIp: string,
+    private readonly ctx: ProxyContext,
+    readonly cfg: FrontendSettings,
+    private readonly clients: ActiveSet<net.Socket>,
+  ) {
+    super(client);
+  }
+
+  onTx(n: number): void {
+    (this.backend as Backend).txBytes += n;
+    this.ctx.counters.txTotal += n;
+  }
+
+  onRx(n: number): void {
+    (this.backend as Backend).rxBytes += n;
+    this.ctx.counters.rxTotal += n;
+  }
+
+  onRelayClosed(): void {
+    this.ctx.table.connectionClosed(this.backend as Backend);
+    this.release();
+  }
+
+  onClientClosedEarly(): void {
+    this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.clients.delete(this.client);
+    this.ctx.counters.activeConnections--;
+  }
+
+  attempt(): void {
+    const ctx = this.ctx;
+    if (this.client.destroyed) return;
+    const backend = ctx.table.elect(this, this.failed);
+    if (!backend) {
+      ctx.log.debug(
+        { client: this.clientIp, tried: this.failed?.size ?? 0 },
+        "no backend available, closing client",
+      );
+      this.client.destroy();
+      return;
+    }
+    this.backend = backend;
+    const upstream: AttemptSocket = net.connect({
+      host: backend.host,
+      port: backend.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    upstream[kConn] = this;
+    // The socket's own timer, re-armed to the backend idle timeout (or cleared) once connected:
+    // one timer per connection instead of a separate setTimeout for the connect phase.
+    if (this.cfg.connectTimeoutMs > 0) {
+      upstream.setTimeout(this.cfg.connectTimeoutMs);
+      upstream.on("timeout", onConnectTimeout);
+    }
+    upstream.on("error", onConnectError);
+    upstream.on("connect", onConnect);
+  }
+
+  connectFailed(err: Error): void {
+    const ctx = this.ctx;
+    const backend = this.backend as Backend;
+    ctx.table.connectionRefused(backend);
+    ctx.log.debug({ backend: backend.key, err: err.message }, "backend connect failed");
+    if (!this.failed) this.failed = new Set();
+    this.failed.add(backend);
+    if (this.failed.size <= this.cfg.retries) this.attempt();
+    else this.client.destroy();
+  }
+
+  connected(upstream: net.Socket): void {
+    const { ctx, cfg, client } = this;
+    const backend = this.backend as Backend;
+    upstream.off("error", onConnectError);
+    if (cfg.connectTimeoutMs > 0) upstream.off("timeout", onConnectTimeout);
+    ctx.table.connectionEstablished(backend);
+    if (client.destroyed) {
+      upstream.destroy();
+      ctx.table.connectionClosed(backend);
+      return;
+    }
+    if (cfg.proxyProtocol) {
+      upstream.write(
+        proxyHeader(cfg.proxyProtocol, {
+          sourceIp: client.remoteAddress ?? "",
+          sourcePort: client.remotePort ?? 0,
+          destIp: client.localAddress ?? "",
+          destPort: client.localPort ?? 0,
+        }),
+      );
+    }
+    this.relay(upstream, cfg.clientIdleMs, cfg.backendIdleMs);
+  }
+}
+
+function onConnectTimeout(this: AttemptSocket): void {
+  this.destroy(new Error("connect timeout"));
+}
+
+function onConnectError(this: AttemptSocket, err: Error): void {
+  (this[kConn] as TcpConnection).connectFailed(err);
+}
+
+function onConnect(this: AttemptSocket): void {
+  (this[kConn] as TcpConnection).connected(this);
 }
