@@ -27,6 +27,8 @@ def args():
     a.add_argument('--dur', type=int)
     a.add_argument('--only', default='short,ka,bulk,idle,workers,control')
     a.add_argument('--no-docs', action='store_true')
+    a.add_argument('--targets', default=','.join(PINNED), help='subset of the pinned targets (development)')
+    a.add_argument('--idle-n', type=int)
     a.add_argument('--out')
     return a.parse_args()
 
@@ -35,18 +37,18 @@ def log(*xs):
     print(*xs, flush=True)
 
 
-def pinned_phase(res, d, kinds, runs, dur, size, idle_n):
+def pinned_phase(res, d, kinds, runs, dur, size, idle_n, names):
     if kinds & {'short', 'ka', 'bulk'}:
-        ps = {n: targets.start_proxy(n, d, pinned=True) for n in PINNED}
+        ps = {n: targets.start_proxy(n, d, pinned=True) for n in names}
         time.sleep(2)
-        for n in PINNED:  # warm-up (JIT, pools), not recorded
+        for n in names:  # warm-up (JIT, pools), not recorded
             measure.wrk(n, 0, True, 2)
             measure.wrk(n, 0, False, 2)
         for kind in ('short', 'ka'):
             if kind not in kinds:
                 continue
             for r in range(runs):  # targets interleaved inside each repetition
-                for n in PINNED:
+                for n in names:
                     x = measure.wrk(n, ps[n].pid, kind == 'short', dur)
                     res[kind].setdefault(n, []).append(x)
                     log(f"{kind} {r} {n}: {x['rps']:.0f} req/s p99={x['p99_ms']:.2f}ms "
@@ -54,15 +56,15 @@ def pinned_phase(res, d, kinds, runs, dur, size, idle_n):
                         f"cpu={x['proxy_cpu_pct']:.0f}% err={x['sock_errors']} non2xx={x['non2xx']}")
         if 'bulk' in kinds:
             for r in range(runs):
-                for n in PINNED:
+                for n in names:
                     x = measure.iperf(n, ps[n].pid, size)
                     res['bulk'].setdefault(n, []).append(x)
                     log(f"bulk {r} {n}: {x['gbps']:.2f} Gbit/s cpu/GiB={x['cpu_s_per_gib']:.3f}s")
-        for n in PINNED:
+        for n in names:
             procs.stop_named(n)
     if 'idle' in kinds:
         for r in range(runs):
-            for n in PINNED:
+            for n in names:
                 p = targets.start_proxy(n, d, pinned=True)
                 x = measure.idle_mem(n, p, d, idle_n)
                 procs.stop_named(n)
@@ -97,7 +99,7 @@ def main():
     runs = a.runs or (1 if a.quick else 3)
     dur = a.dur or (3 if a.quick else 10)
     size = '512M' if a.quick else '2G'
-    idle_n = 1000 if a.quick else 5000
+    idle_n = a.idle_n or (1000 if a.quick else 5000)
     kinds = set(a.only.split(','))
     if not targets.have_tools():
         sys.exit('missing haproxy/nginx/libnginx-mod-stream/wrk/iperf3/taskset: run bench/setup.sh first')
@@ -112,7 +114,7 @@ def main():
     log(f"scratch {d}; load before: {res['load_before']}")
     try:
         targets.start_backends(d)
-        pinned_phase(res, d, kinds, runs, dur, size, idle_n)
+        pinned_phase(res, d, kinds, runs, dur, size, idle_n, a.targets.split(','))
         if 'workers' in kinds:
             workers_phase(res, d, runs, dur)
         if 'control' in kinds:

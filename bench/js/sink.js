@@ -13,4 +13,7 @@ net
     s.on('close', () => n--);
   })
   .listen({ port, host: '127.0.0.1', backlog: 4096 });
-setInterval(() => fs.writeFileSync(countFile, String(n)), 250);
+setInterval(() => {
+  fs.writeFileSync(`${countFile}.tmp`, String(n));
+  fs.renameSync(`${countFile}.tmp`, countFile); // readers never see a half-written file
+}, 250);

@@ -107,7 +107,7 @@ def control_table(c):
 
 
 def render(res):
-    names = [n for n in ('haproxy', 'nginx', 'geoswarm') if any(n in res.get(k, {}) for k in ('short', 'bulk', 'idle'))]
+    names = [n for n in ('haproxy', 'nginx', 'geoswarm', 'geoswarm-base') if any(n in res.get(k, {}) for k in ('short', 'bulk', 'idle'))]
     parts = [tables(res, names)]
     if res.get('workers'):
         parts += ['', workers_table(res)]

@@ -17,9 +17,13 @@ PORTS = {
     'nginx': (23080, 23201, 23900, 0, 0),
     'geoswarm': (24080, 24201, 24900, 24888, 24284),
     'geoswarm-w2': (25080, 25201, 25900, 25888, 25285),
+    'geoswarm-base': (27080, 27201, 27900, 27888, 27284),
 }
+# A/B runs: BENCH_BASELINE=/path/to/older/geoswarm-lb.cjs adds the target geoswarm-base.
+BASELINE = os.environ.get('BENCH_BASELINE', '')
 LABEL = {'haproxy': 'HAProxy', 'nginx': 'nginx stream', 'geoswarm': 'geoswarm-lb',
-         'geoswarm-w2': 'geoswarm-lb workers=2', 'direct': 'direct (no proxy)'}
+         'geoswarm-w2': 'geoswarm-lb workers=2', 'geoswarm-base': 'geoswarm-lb baseline',
+         'direct': 'direct (no proxy)'}
 
 LOAD_CPU = '1'   # wrk, backends, iperf3, sink, idle clients
 PROXY_CPU = '0'  # each proxy alone on this core (pinned layout)
@@ -70,7 +74,8 @@ def start_proxy(name, d, pinned, threads=1):
         p = procs.start(name, ['nginx', '-c', cfg], cpus, f'{d}/logs')
     else:
         cfg = render('geoswarm.toml', f'{d}/{name}.toml', s)
-        p = procs.start(name, ['node', ARTIFACT, '-c', cfg], cpus, f'{d}/logs')
+        artifact = BASELINE if name == 'geoswarm-base' else ARTIFACT
+        p = procs.start(name, ['node', artifact, '-c', cfg], cpus, f'{d}/logs')
     if not procs.wait_port(PORTS[name][0]):
         raise RuntimeError(f'{name} did not start (see {d}/logs/{name}.out)')
     return p
