@@ -60,12 +60,12 @@ export class BackendTable {
    * kept), unlisted ones become undiscovered and are dropped once they carry no connection.
    */
   applyDiscovery(specs: readonly BackendSpec[]): DiscoveryMergeResult {
-    const seen = new Set<string>();
+    // A backend listed twice takes its last entry, as gobetween's.
+    const latest = new Map<string, BackendSpec>();
+    for (const spec of specs) latest.set(`${spec.host}:${spec.port}`, spec);
+    const seen = new Set<string>(latest.keys());
     const added: string[] = [];
-    for (const spec of specs) {
-      const key = `${spec.host}:${spec.port}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
+    for (const [key, spec] of latest) {
       const existing = this.byKey.get(key);
       if (existing) {
         existing.weight = spec.weight;

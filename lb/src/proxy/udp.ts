@@ -41,6 +41,7 @@ export class UdpFrontend {
   private readonly sessions = new Map<string, Session>();
   /** Every open session, including retired ones. */
   private readonly open = new ActiveSet<Session>();
+  private accepting = true;
 
   constructor(private readonly ctx: ProxyContext) {}
 
@@ -68,14 +69,21 @@ export class UdpFrontend {
     return this.open.size;
   }
 
+  /**
+   * Stops opening sessions. The listening socket stays open while sessions remain, because their
+   * replies leave through it; it closes once the last session ends.
+   */
   stopAccepting(): Promise<void> {
-    return new Promise((resolve) => {
+    if (!this.accepting) return Promise.resolve();
+    this.accepting = false;
+    void this.open.waitEmpty(Number.POSITIVE_INFINITY).then(() => {
       try {
-        this.socket.close(() => resolve());
+        this.socket.close();
       } catch {
-        resolve();
+        // never bound, or already closed
       }
     });
+    return Promise.resolve();
   }
 
   /** Resolves true when every session has ended, false after `deadlineMs`. */
@@ -105,6 +113,7 @@ export class UdpFrontend {
     const key = `${rinfo.address}:${rinfo.port}`;
     let session = this.sessions.get(key);
     if (!session) {
+      if (!this.accepting) return;
       const clientIp = ctx.clientIp(rinfo.address);
       if (cfg.access && !cfg.access.allows(clientIp)) return;
       if (cfg.maxConnections > 0 && this.open.size >= cfg.maxConnections) return;
@@ -146,6 +155,7 @@ export class UdpFrontend {
     this.armBackendTimer(session);
 
     socket.on("error", (err) => {
+      if (session.closed) return;
       ctx.log.debug({ backend: backend.key, err: err.message }, "udp backend socket error");
       if (!session.connected) ctx.table.connectionRefused(backend);
       this.closeSession(session, !session.connected);

@@ -97,4 +97,11 @@ describe("BackendTable", () => {
     table.updateRates(2000);
     expect(a).toMatchObject({ rxSecond: 0, txSecond: 0 });
   });
+
+  it("takes the last entry of a backend listed twice", () => {
+    const table = new BackendTable({ strategy: first, initialLive: true });
+    table.applyDiscovery([spec("a", 1, { weight: 2 }), spec("a", 1, { weight: 7 })]);
+    expect(table.backends).toHaveLength(1);
+    expect(table.get("a:1")!.weight).toBe(7);
+  });
 });

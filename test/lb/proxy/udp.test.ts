@@ -168,4 +168,29 @@ describe("udp", () => {
     expect(c.replies.length).toBe(0);
     expect(a.received.length).toBe(0);
   });
+
+  it("drains on stop: replies of live sessions still arrive, new clients are dropped, then the socket closes", async () => {
+    // A backend that answers 400 ms late, i.e. after the stop began.
+    const late = dgram.createSocket("udp4");
+    late.on("message", (msg, r) => setTimeout(() => late.send(`late:${msg}`, r.port, r.address), 400));
+    await new Promise<void>((r) => late.bind(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => late.close(() => r())));
+    const b = await lb(udpConfig([`127.0.0.1:${late.address().port}`], "max_responses = 1"));
+    const port = b.port("dns");
+    const c1 = await client();
+    c1.send("first", port);
+    await waitFor(() => b.server("dns").stats().active_connections === 1, 2000, "session");
+    const stopped = b.server("dns").stop(3000);
+    const c2 = await client();
+    c2.send("newcomer", port);
+    await waitFor(() => c1.replies.length === 1, 3000, "the late reply during the drain");
+    expect(c1.replies[0]).toEqual({ msg: "late:first", from: `127.0.0.1:${port}` });
+    await stopped;
+    await sleep(100);
+    expect(c2.replies).toEqual([]);
+    // The listener is closed now: binding its port succeeds.
+    const rebind = dgram.createSocket("udp4");
+    await new Promise<void>((r, j) => rebind.once("error", j).bind(port, "127.0.0.1", () => r()));
+    rebind.close();
+  });
 });
