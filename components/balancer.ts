@@ -17,6 +17,7 @@ import { balancerUserData } from "./render/cloudinit";
 import { balancerConfig, renderBalancerConfig } from "./render/lb";
 import { lbInstallScript, NODE_BIN } from "./render/scripts";
 import { lbUnit } from "./render/systemd";
+import type { DockerCa } from "./tls";
 import { TYPE_PREFIX } from "./types";
 
 export interface BalancerArgs {
@@ -46,12 +47,26 @@ export interface BalancerArgs {
   address?: ElasticAddress;
   /** AMI id. Defaults to the region's latest Ubuntu 24.04 amd64 image (then pinned). */
   ami?: pulumi.Input<string>;
+  /**
+   * CA of the cluster's Docker TLS. When given, the balancer gets its own client certificate
+   * from it, installed under LB_DOCKER_TLS_DIR, for docker discovery against the Swarm manager
+   * (see `dockerTls`). Defaults to none.
+   */
+  dockerCa?: DockerCa;
+}
+
+/** Paths of the Docker client TLS files on the balancer host (docker_tls_* discovery keys). */
+export interface BalancerDockerTls {
+  cacertPath: string;
+  certPath: string;
+  keyPath: string;
 }
 
 export const LB_USER = "geoswarm-lb";
 export const LB_UNIT = "geoswarm-lb.service";
 export const LB_CONFIG_PATH = "/etc/geoswarm-lb/config.toml";
 export const LB_INSTALL_DIR = "/opt/geoswarm-lb";
+export const LB_DOCKER_TLS_DIR = "/etc/geoswarm-lb/docker";
 
 /**
  * geoswarm-lb on EC2 in the core region, with an Elastic IP: pinned Node.js, a Consul client
@@ -74,6 +89,8 @@ export class Balancer extends pulumi.ComponentResource {
   public readonly artifactSha256: string;
   /** The remote command that installs and restarts the service (its triggers decide restarts). */
   public readonly installCommand: command.remote.Command;
+  /** Docker client TLS files on the host; only with `dockerCa`. */
+  public readonly dockerTls?: BalancerDockerTls;
 
   constructor(name: string, args: BalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(`${TYPE_PREFIX}Balancer`, name, {}, opts);
@@ -159,6 +176,28 @@ export class Balancer extends pulumi.ComponentResource {
       ),
       copy("unit", new pulumi.asset.StringAsset(unit), LB_UNIT),
     ];
+    const triggers: pulumi.Input<string>[] = [];
+    if (args.dockerCa) {
+      const cert = args.dockerCa.issue(
+        `${name}-docker-client`,
+        { commonName: "geoswarm-lb docker discovery", client: true },
+        this,
+      );
+      const asset = (pem: pulumi.Output<string>) =>
+        pem.apply((t) => new pulumi.asset.StringAsset(t));
+      copies.push(
+        copy("docker-ca", asset(args.dockerCa.caPem), "docker-ca.pem"),
+        copy("docker-cert", asset(cert.certPem), "docker-cert.pem"),
+        copy("docker-key", pulumi.secret(asset(cert.keyPem)), "docker-key.pem"),
+      );
+      // Re-installed when the certificate is renewed.
+      triggers.push(cert.certPem.apply(sha256));
+      this.dockerTls = {
+        cacertPath: `${LB_DOCKER_TLS_DIR}/ca.pem`,
+        certPath: `${LB_DOCKER_TLS_DIR}/cert.pem`,
+        keyPath: `${LB_DOCKER_TLS_DIR}/key.pem`,
+      };
+    }
     this.installCommand = new command.remote.Command(
       `${name}-install`,
       {
@@ -169,6 +208,7 @@ export class Balancer extends pulumi.ComponentResource {
           configPath: LB_CONFIG_PATH,
           unitName: LB_UNIT,
           user: LB_USER,
+          dockerTlsDir: args.dockerCa ? LB_DOCKER_TLS_DIR : undefined,
         }),
         // Replaced (so re-run) exactly when one of these changes.
         triggers: [
@@ -176,6 +216,7 @@ export class Balancer extends pulumi.ComponentResource {
           pulumi.secret(this.configToml.apply(sha256)),
           sha256(unit),
           m.instance.id,
+          ...triggers,
         ],
         addPreviousOutputInEnv: false,
       },

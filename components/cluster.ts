@@ -4,6 +4,7 @@ import { Balancer } from "./balancer";
 import type { ClusterSpec } from "./config";
 import { ConsulCluster } from "./consul";
 import { DockerHost } from "./docker-host";
+import { buildEntryPoints } from "./entry-points";
 import { RegionNetwork } from "./network";
 import {
   BALANCER_NAME,
@@ -72,6 +73,7 @@ export function buildCluster(spec: ClusterSpec, opts: ClusterOptions) {
     nodeSha256: spec.balancer.nodeSha256,
     artifactPath: opts.artifactPath,
     lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),
+    dockerCa: ca,
   });
 
   const manager = new SwarmManager("manager", {
@@ -102,11 +104,15 @@ export function buildCluster(spec: ClusterSpec, opts: ClusterOptions) {
     );
   }
 
-  // Planned addresses of the regional entry points; the LbServer resources that serve them
-  // come with the LB-server issue.
+  // The regional entry points: LbServer resources on the balancer, docker discovery against
+  // the manager. Their addresses resolve once the server is registered.
+  const lbServers = buildEntryPoints(spec.entryPoints, balancer, manager);
   const entryPoints = Object.fromEntries(
-    spec.entryPoints.map((e) => [e.name, pulumi.interpolate`${balancer.publicIp}:${e.lbPort}`]),
+    spec.entryPoints.map((e) => [
+      e.name,
+      pulumi.all([balancer.publicIp, lbServers[e.name].id]).apply(([ip]) => `${ip}:${e.lbPort}`),
+    ]),
   );
 
-  return { addresses, networks, ca, consul, balancer, manager, hosts, entryPoints };
+  return { addresses, networks, ca, consul, balancer, manager, hosts, lbServers, entryPoints };
 }

@@ -111,7 +111,19 @@ export function lbInstallScript(p: {
   configPath: string;
   unitName: string;
   user: string;
+  /**
+   * Where to install the Docker client TLS files copied as docker-{ca,cert,key}.pem (docker
+   * discovery against the Swarm manager). Defaults to none: no TLS files are installed.
+   */
+  dockerTlsDir?: string;
 }): string {
+  const tls = p.dockerTlsDir
+    ? `sudo install -d -m 0750 -g ${shq(p.user)} ${shq(p.dockerTlsDir)}
+sudo install -m 0644 "$staging/docker-ca.pem" ${shq(`${p.dockerTlsDir}/ca.pem`)}
+sudo install -m 0644 "$staging/docker-cert.pem" ${shq(`${p.dockerTlsDir}/cert.pem`)}
+sudo install -m 0640 -g ${shq(p.user)} "$staging/docker-key.pem" ${shq(`${p.dockerTlsDir}/key.pem`)}
+`
+    : "";
   return `#!/bin/sh
 # Installs geoswarm-lb from the staging directory and restarts it.
 set -eu
@@ -122,7 +134,7 @@ sudo install -d -m 0750 -g ${shq(p.user)} "$(dirname ${shq(p.configPath)})"
 sudo install -m 0644 "$staging/geoswarm-lb.cjs" ${shq(`${p.installDir}/geoswarm-lb.cjs`)}
 sudo install -m 0640 -g ${shq(p.user)} "$staging/config.toml" ${shq(p.configPath)}
 sudo install -m 0644 "$staging/${p.unitName}" ${shq(`/etc/systemd/system/${p.unitName}`)}
-sudo ${shq(NODE_BIN)} ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -c ${shq(p.configPath)} --check
+${tls}sudo ${shq(NODE_BIN)} ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -c ${shq(p.configPath)} --check
 sudo systemctl daemon-reload
 sudo systemctl enable ${shq(p.unitName)}
 sudo systemctl restart ${shq(p.unitName)}

@@ -294,13 +294,25 @@ describe("user data", () => {
 describe("balancer deployment", () => {
   const artifact = path.join(ROOT, "lb/dist/geoswarm-lb.cjs");
 
-  it("copies the artifact, config and unit with CopyToRemote into a staging dir", () => {
+  it("copies the artifact, config, unit and docker client TLS with CopyToRemote into a staging dir", () => {
     const copies = byType("command:remote:CopyToRemote");
     expect(copies.map((c) => c.inputs.remotePath).sort()).toEqual(
-      ["config.toml", "geoswarm-lb.cjs", "geoswarm-lb.service"].map(
-        (f) => `/home/ubuntu/geoswarm-lb-staging/${f}`,
-      ),
+      [
+        "config.toml",
+        "docker-ca.pem",
+        "docker-cert.pem",
+        "docker-key.pem",
+        "geoswarm-lb.cjs",
+        "geoswarm-lb.service",
+      ].map((f) => `/home/ubuntu/geoswarm-lb-staging/${f}`),
     );
+    expect(isSecretValue(one("command:remote:CopyToRemote", "lb-copy-docker-key").raw.source)).toBe(
+      true,
+    );
+    expect(
+      one("tls:index/locallySignedCert:LocallySignedCert", "lb-docker-client-tls-cert").inputs
+        .allowedUses,
+    ).toEqual(["digital_signature", "key_encipherment", "client_auth"]);
   });
 
   it("restarts only on artifact hash, config, unit or instance change", async () => {
@@ -309,8 +321,15 @@ describe("balancer deployment", () => {
     expect(install.inputs.triggers[0]).toBe(sha256(readFileSync(artifact)));
     expect(install.inputs.triggers[1]).toBe(sha256(config));
     expect(install.inputs.triggers[3]).toBe("lb-vm-id");
-    expect(install.inputs.triggers).toHaveLength(4);
+    // Renewing the balancer's docker client certificate re-installs it.
+    expect(install.inputs.triggers[4]).toBe(
+      sha256("-----BEGIN CERTIFICATE-----\nlb-docker-client-tls-cert\n-----END CERTIFICATE-----\n"),
+    );
+    expect(install.inputs.triggers).toHaveLength(5);
     expect(install.inputs.create).toContain("systemctl restart 'geoswarm-lb.service'");
+    expect(install.inputs.create).toContain(
+      `install -m 0640 -g 'geoswarm-lb' "$staging/docker-key.pem" '/etc/geoswarm-lb/docker/key.pem'`,
+    );
     expect(install.inputs.connection).toMatchObject({
       host: ipOf("balancer"),
       user: "ubuntu",

@@ -41,6 +41,11 @@ beforeAll(async () => {
 });
 
 describe("swarm mode", () => {
+  it("points the entry points' docker discovery at the manager's engine API on 2376", () => {
+    const r1 = one("pulumi-nodejs:dynamic/geoswarm:LbServer", "r1nginx");
+    expect(r1.inputs.server.discovery.docker_endpoint).toMatch(/^tcp:\/\/[\d.]+:2376$/);
+  });
+
   it("initialises the swarm on the manager and reads the worker token over SSH, secret", async () => {
     const ud = one("aws:ec2/instance:Instance", "manager-vm").inputs.userData as string;
     expect(ud).toContain("docker swarm init --advertise-addr");

@@ -6,7 +6,13 @@ import { existsSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
-import { LB_CONFIG_PATH, LB_INSTALL_DIR, LB_UNIT, LB_USER } from "../../../components/balancer";
+import {
+  LB_CONFIG_PATH,
+  LB_DOCKER_TLS_DIR,
+  LB_INSTALL_DIR,
+  LB_UNIT,
+  LB_USER,
+} from "../../../components/balancer";
 import { CONSUL_SERVERS_SCRIPT } from "../../../components/render/cloudinit";
 import { balancerConfig, renderBalancerConfig } from "../../../components/render/lb";
 import { lbInstallScript, NODE_BIN } from "../../../components/render/scripts";
@@ -116,5 +122,21 @@ describe("geoswarm-lb unit and install script", () => {
     expectGolden("balancer/install.sh", script);
     expectShellcheckClean(script, "install.sh");
     expect(script.indexOf("--check")).toBeLessThan(script.indexOf("systemctl restart"));
+  });
+
+  it("installs the docker client TLS files before the check when dockerTlsDir is given", () => {
+    const script = lbInstallScript({
+      stagingDir: "/home/ubuntu/geoswarm-lb-staging",
+      installDir: LB_INSTALL_DIR,
+      configPath: LB_CONFIG_PATH,
+      unitName: LB_UNIT,
+      user: LB_USER,
+      dockerTlsDir: LB_DOCKER_TLS_DIR,
+    });
+    expectShellcheckClean(script, "install-tls.sh");
+    expect(script).toContain(
+      `sudo install -m 0640 -g 'geoswarm-lb' "$staging/docker-key.pem" '/etc/geoswarm-lb/docker/key.pem'`,
+    );
+    expect(script.indexOf("docker/cert.pem")).toBeLessThan(script.indexOf("--check"));
   });
 });
