@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -57,30 +57,7 @@ export async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }>
 
 export const hasPython = spawnSync("python3", ["-c", "pass"]).status === 0;
 
-// Listens with backlog 0 and fills the accept queue itself without ever accepting, so that
-// further connects to the port hang (the kernel drops their SYNs).
-const HANG_SERVER = `
-import socket, sys
-srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(0)
-fill = []
-for _ in range(4):
-    c = socket.socket(); c.setblocking(False)
-    try: c.connect(srv.getsockname())
-    except BlockingIOError: pass
-    fill.append(c)
-print(srv.getsockname()[1], flush=True)
-sys.stdin.read()
-`;
-
-/** A 127.0.0.1 port on which TCP connects hang (needs python3). */
-export async function hangingPort(): Promise<{ port: number; close: () => void }> {
-  const child = spawn("python3", ["-c", HANG_SERVER], { stdio: ["pipe", "pipe", "inherit"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
-    child.once("error", reject);
-  });
-  return { port, close: () => child.kill("SIGKILL") };
-}
+export { hangingPort } from "../support/net";
 
 /** True while `pid` exists and is not a zombie (PID 1 here may not reap orphans). */
 export function processRunning(pid: number): boolean {

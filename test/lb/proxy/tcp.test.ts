@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type RunningBalancer, startBalancer } from "../support/balancer";
 import {
   closedPort,
+  hangingPort,
   nameServer,
   pseudoRandom,
   request,
@@ -261,6 +262,118 @@ rules = ["deny ::1/128"]
     }
     expect(closedEarly).toBe(false);
     socket.destroy();
+  });
+});
+
+describe("tcp timeouts and retries", () => {
+  it("retries another backend when one times out at connect, counting the refusal", async () => {
+    const hang = await hangingPort();
+    cleanups.push(async () => hang.close());
+    const alive = track(await nameServer("alive"));
+    const lb = track(
+      await startBalancer(
+        tcpConfig(
+          [`127.0.0.1:${hang.port}`, `127.0.0.1:${alive.port}`],
+          `balance = "roundrobin"\nbackend_connection_timeout = "200ms"`,
+        ),
+      ),
+    );
+    for (let i = 0; i < 4; i++) expect((await request(lb.port("web"))).data).toBe("alive\n");
+    const hung = lb
+      .server("web")
+      .stats()
+      .backends.find((b) => b.port === String(hang.port))!.stats;
+    expect(hung.refused_connections).toBe(2); // roundrobin sent every second client there first
+    expect(hung.active_connections).toBe(0);
+  });
+
+  it("closes both sides after backend_idle_timeout of backend silence", async () => {
+    const silent = track(await tcpServer((s) => s.on("data", () => {})));
+    const lb = track(
+      await startBalancer(
+        tcpConfig([`127.0.0.1:${silent.port}`], `backend_idle_timeout = "300ms"`),
+      ),
+    );
+    const started = Date.now();
+    const socket = net.connect(lb.port("web"), "127.0.0.1");
+    const closed = new Promise<void>((r) => socket.on("close", () => r()));
+    socket.on("error", () => {});
+    socket.write("hello?");
+    await closed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    await waitFor(() => lb.server("web").stats().active_connections === 0, 2000, "release");
+  });
+});
+
+describe("strategies over real sockets", () => {
+  it("weight spreads connections by weight (3:1 within ±8 points over 400 connections)", async () => {
+    const a = track(await nameServer("a"));
+    const b = track(await nameServer("b"));
+    const lb = track(
+      await startBalancer(
+        tcpConfig([`127.0.0.1:${a.port} weight=3`, `127.0.0.1:${b.port} weight=1`]),
+      ),
+    );
+    const counts: Record<string, number> = { a: 0, b: 0 };
+    for (let i = 0; i < 400; i++) counts[(await request(lb.port("web"))).data.trim()]++;
+    expect(counts.a / 400).toBeGreaterThan(0.67);
+    expect(counts.a / 400).toBeLessThan(0.83);
+  });
+
+  it("iphash sends the same client address to the same backend every time", async () => {
+    const names = ["a", "b", "c"];
+    const servers = await Promise.all(names.map((n) => nameServer(n)));
+    for (const s of servers) track(s);
+    const lb = track(
+      await startBalancer(
+        tcpConfig(
+          servers.map((s) => `127.0.0.1:${s.port}`),
+          `balance = "iphash"`,
+        ),
+      ),
+    );
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) seen.add((await request(lb.port("web"))).data);
+    expect(seen.size).toBe(1);
+  });
+
+  it("leastconn sends a new connection to the backend with fewer active ones", async () => {
+    const holdA = track(await tcpServer((s) => s.write("a\n"), { allowHalfOpen: false }));
+    const holdB = track(await tcpServer((s) => s.write("b\n"), { allowHalfOpen: false }));
+    const lb = track(
+      await startBalancer(
+        tcpConfig([`127.0.0.1:${holdA.port}`, `127.0.0.1:${holdB.port}`], `balance = "leastconn"`),
+      ),
+    );
+    const open: net.Socket[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = net.connect(lb.port("web"), "127.0.0.1");
+      s.on("error", () => {});
+      s.resume(); // read, so that the backend's FIN reaches 'end'
+      open.push(s);
+      await waitFor(
+        () => holdA.connections.length + holdB.connections.length === i + 1,
+        2000,
+        "connection",
+      );
+    }
+    expect([holdA.connections.length, holdB.connections.length]).toEqual([2, 2]);
+    // Free two on A: the next two go to A.
+    for (const c of holdA.connections.slice(0, 2)) c.destroy();
+    await waitFor(
+      () => lb.server("web").table.get(`127.0.0.1:${holdA.port}`)!.activeConnections === 0,
+      2000,
+      "A released",
+    );
+    for (let i = 0; i < 2; i++) {
+      const s = net.connect(lb.port("web"), "127.0.0.1");
+      s.on("error", () => {});
+      s.resume(); // read, so that the backend's FIN reaches 'end'
+      open.push(s);
+    }
+    await waitFor(() => holdA.connections.length === 4, 2000, "two more on A");
+    expect(holdB.connections.length).toBe(2);
+    for (const s of open) s.destroy();
   });
 });
 

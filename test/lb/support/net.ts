@@ -1,6 +1,7 @@
 // Real-socket helpers for balancer tests. Everything binds to loopback on ephemeral ports.
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
+import { spawn } from "node:child_process";
 import net from "node:net";
 
 export interface TestTcpServer {
@@ -154,4 +155,29 @@ export async function waitFor(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+// Listens with backlog 0 and fills the accept queue itself without ever accepting, so that
+// further connects to the port hang (the kernel drops their SYNs).
+const HANG_SERVER = `
+import socket, sys
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(0)
+fill = []
+for _ in range(4):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(srv.getsockname())
+    except BlockingIOError: pass
+    fill.append(c)
+print(srv.getsockname()[1], flush=True)
+sys.stdin.read()
+`;
+
+/** A 127.0.0.1 port on which TCP connects hang (needs python3). */
+export async function hangingPort(): Promise<{ port: number; close: () => void }> {
+  const child = spawn("python3", ["-c", HANG_SERVER], { stdio: ["pipe", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once("error", reject);
+  });
+  return { port, close: () => child.kill("SIGKILL") };
 }
