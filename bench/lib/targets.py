@@ -20,7 +20,9 @@ PORTS = {
     'geoswarm-base': (27080, 27201, 27900, 27888, 27284),
 }
 # A/B runs: BENCH_BASELINE=/path/to/older/geoswarm-lb.cjs adds the target geoswarm-base.
-BASELINE = os.environ.get('BENCH_BASELINE', '')
+# BENCH_BASELINE_FLAGS="--max-semi-space-size=2" runs it (or the current build) with extra node flags.
+BASELINE = os.environ.get('BENCH_BASELINE', '') or ARTIFACT
+BASELINE_FLAGS = os.environ.get('BENCH_BASELINE_FLAGS', '').split()
 LABEL = {'haproxy': 'HAProxy', 'nginx': 'nginx stream', 'geoswarm': 'geoswarm-lb',
          'geoswarm-w2': 'geoswarm-lb workers=2', 'geoswarm-base': 'geoswarm-lb baseline',
          'direct': 'direct (no proxy)'}
@@ -74,8 +76,8 @@ def start_proxy(name, d, pinned, threads=1):
         p = procs.start(name, ['nginx', '-c', cfg], cpus, f'{d}/logs')
     else:
         cfg = render('geoswarm.toml', f'{d}/{name}.toml', s)
-        artifact = BASELINE if name == 'geoswarm-base' else ARTIFACT
-        p = procs.start(name, ['node', artifact, '-c', cfg], cpus, f'{d}/logs')
+        node = ['node', *BASELINE_FLAGS, BASELINE] if name == 'geoswarm-base' else ['node', ARTIFACT]
+        p = procs.start(name, [*node, '-c', cfg], cpus, f'{d}/logs')
     if not procs.wait_port(PORTS[name][0]):
         raise RuntimeError(f'{name} did not start (see {d}/logs/{name}.out)')
     return p
