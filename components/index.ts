@@ -1,6 +1,6 @@
 // Public API of the geoswarm component library: `import { DockerHost } from "geoswarm"`.
 export { ClusterAddresses, type ClusterAddressesArgs, type ElasticAddress } from "./addresses";
-export { Balancer, type BalancerArgs } from "./balancer";
+export { Balancer, type BalancerArgs, type BalancerDockerTls } from "./balancer";
 export {
   type ClusterSpec,
   type EntryPointSpec,
@@ -10,6 +10,7 @@ export {
   StackConfigError,
 } from "./config";
 export { ConsulCluster, type ConsulClusterArgs } from "./consul";
+export { buildEntryPoints, entryPointLabel, entryPointServer } from "./entry-points";
 export { DockerHost, type DockerHostArgs, type DockerHostSwarmArgs } from "./docker-host";
 export {
   type DeepInput,

@@ -9,6 +9,7 @@ import {
   DockerCa,
   DockerHost,
   type FirewallRule,
+  LbServer,
   RegionNetwork,
   type Role,
   SwarmManager,
@@ -61,7 +62,8 @@ const network = new RegionNetwork("lab", {
     ...rule("balancer", "tcp", [8500, 8500], ["manager", ...hostNames, operatorCidr]),
     ...rule("balancer", "tcp", [8888, 8888], [operatorCidr]),
     ...rule("host", "tcp", [2376, 2376], ["manager"]),
-    ...rule("manager", "tcp", [2377, 2377], [operatorCidr]),
+    ...rule("manager", "tcp", [2377, 2377], [operatorCidr, "lb"]),
+    ...rule("balancer", "tcp", [8080, 8080], ["0.0.0.0/0"]),
   ],
 });
 
@@ -75,6 +77,7 @@ const balancer = new Balancer("lab-lb", {
   consul,
   address: addresses.get("lb"),
   ssh: { privateKey: sshPrivateKey },
+  dockerCa: ca,
   consulClients: [
     addresses.publicIps.manager,
     ...hostNames.map((n) => addresses.publicIps[n]),
@@ -101,6 +104,33 @@ const hosts = hostLayout.map(
     }),
 );
 
+// A balancer server for the GPU host's web containers, registered through the balancer's API.
+const tls = balancer.dockerTls!;
+const web = new LbServer(
+  "lab-web",
+  {
+    api: { url: balancer.apiUrl, username: balancer.apiUser, password: balancer.apiPassword },
+    server: {
+      bind: "0.0.0.0:8080",
+      balance: "leastconn",
+      discovery: {
+        kind: "docker",
+        docker_endpoint: manager.dockerHost,
+        docker_container_label: "service=lab.web",
+        docker_container_private_port: 80,
+        docker_tls_enabled: true,
+        docker_tls_cacert_path: tls.cacertPath,
+        docker_tls_cert_path: tls.certPath,
+        docker_tls_key_path: tls.keyPath,
+        interval: "10s",
+      },
+      healthcheck: { kind: "ping", interval: "2s", timeout: "1s" },
+    },
+  },
+  { dependsOn: [balancer.installCommand] },
+);
+
+export const webBind = web.bind;
 export const dockerHost = manager.dockerHost;
 export const dockerClientTls = manager.clientTls;
 export const hostIps = hosts.map((h) => h.publicIp);
