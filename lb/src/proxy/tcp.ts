@@ -53,7 +53,7 @@ export class TcpFrontend {
   }
 
   destroyAll(): void {
-    for (const socket of this.clients.snapshot()) socket.destroy();
+    for (const socket of this.clients.snapshot()) closeClient(socket);
   }
 
   /** Closes the connections relayed to one backend; returns how many. */
@@ -62,7 +62,7 @@ export class TcpFrontend {
     for (const socket of this.clients.snapshot()) {
       const conn = pairOf(socket) as TcpConnection | undefined;
       if (conn?.relaying && conn.backend?.key === key) {
-        socket.destroy();
+        closeClient(socket);
         n++;
       }
     }
@@ -135,6 +135,16 @@ class TcpConnection extends RelayPair implements ElectionContext {
   }
 
   onClientClosedEarly(): void {
+    // A connect still pending for this client is abandoned: it must not hold the backend's
+    // election count (max_connections, leastconn) until the OS gives up on it.
+    const pending = this.upstream;
+    if (pending && !this.relaying && !pending.destroyed) {
+      pending.removeListener("error", onConnectError);
+      pending.removeListener("connect", onConnect);
+      pending.on("error", ignoreError);
+      pending.destroy();
+      this.ctx.table.connectionClosed(this.backend as Backend);
+    }
     this.release();
   }
 
@@ -159,12 +169,14 @@ class TcpConnection extends RelayPair implements ElectionContext {
     }
     this.backend = backend;
     const upstream: AttemptSocket = net.connect({
-      host: backend.host,
+      // "[::1]" in a backend line is an IPv6 literal; connect() wants it without brackets.
+      host: backend.host.startsWith("[") ? backend.host.slice(1, -1) : backend.host,
       port: backend.port,
       allowHalfOpen: true,
       noDelay: true,
     });
     upstream[kConn] = this;
+    this.upstream = upstream;
     // The socket's own timer, re-armed to the backend idle timeout (or cleared) once connected:
     // one timer per connection instead of a separate setTimeout for the connect phase.
     if (this.cfg.connectTimeoutMs > 0) {
@@ -221,4 +233,16 @@ function onConnectError(this: AttemptSocket, err: Error): void {
 
 function onConnect(this: AttemptSocket): void {
   (this[kConn] as TcpConnection).connected(this);
+}
+
+function ignoreError(): void {}
+
+/**
+ * Closes a client and, when relaying, its backend socket too. A plain destroy() closes without
+ * an error, which the relay reads as a clean close and would leave the backend socket open.
+ */
+function closeClient(socket: net.Socket): void {
+  const pair = pairOf(socket);
+  if (pair?.relaying) pair.destroyBoth();
+  else socket.destroy();
 }

@@ -305,6 +305,46 @@ describe("tcp timeouts and retries", () => {
   });
 });
 
+describe("tcp lifecycle edges", () => {
+  it("reaches IPv6 backends written with brackets", async () => {
+    const v6 = track(await tcpServer((s) => s.end("six\n"), { host: "::1" }));
+    const lb = track(await startBalancer(tcpConfig([`[::1]:${v6.port}`])));
+    expect((await request(lb.port("web"))).data).toBe("six\n");
+    expect(lb.server("web").stats().backends[0].stats.refused_connections).toBe(0);
+  });
+
+  it("closing connections at the end of the grace period closes their backend sockets too", async () => {
+    const holder = track(await tcpServer(() => {}, { allowHalfOpen: false }));
+    const lb = await startBalancer(tcpConfig([`127.0.0.1:${holder.port}`]));
+    const client = net.connect(lb.port("web"), "127.0.0.1");
+    client.on("error", () => {});
+    await waitFor(() => holder.connections.length === 1, 3000, "held connection");
+    const backendClosed = new Promise<void>((r) => holder.connections[0].on("close", () => r()));
+    const started = Date.now();
+    await lb.stop(200);
+    await backendClosed;
+    expect(Date.now() - started).toBeLessThan(1000); // not the 1 s fallback wait
+    expect(lb.server("web").stats().active_connections).toBe(0);
+    expect(lb.server("web").table.backends[0].activeConnections).toBe(0);
+    client.destroy();
+  });
+
+  it("closing a client whose backend connect still hangs abandons the connect and frees the slot", async () => {
+    const hang = await hangingPort();
+    cleanups.push(async () => hang.close());
+    const lb = await startBalancer(tcpConfig([`127.0.0.1:${hang.port} max_connections=1`]));
+    const client = net.connect(lb.port("web"), "127.0.0.1");
+    client.on("error", () => {});
+    const backend = lb.server("web").table.get(`127.0.0.1:${hang.port}`)!;
+    await waitFor(() => backend.activeConnections === 1, 3000, "pending connect");
+    await lb.stop(0); // closes every client, including this one mid-connect
+    expect(backend.activeConnections).toBe(0);
+    expect(backend.refusedConnections).toBe(0);
+    expect(lb.server("web").stats().active_connections).toBe(0);
+    client.destroy();
+  });
+});
+
 describe("strategies over real sockets", () => {
   it("weight spreads connections by weight (3:1 within ±8 points over 400 connections)", async () => {
     const a = track(await nameServer("a"));
