@@ -10,8 +10,8 @@ export {
   StackConfigError,
 } from "./config";
 export { ConsulCluster, type ConsulClusterArgs } from "./consul";
-export { buildEntryPoints, entryPointLabel, entryPointServer } from "./entry-points";
 export { DockerHost, type DockerHostArgs, type DockerHostSwarmArgs } from "./docker-host";
+export { buildEntryPoints, entryPointLabel, entryPointServer } from "./entry-points";
 export {
   type DeepInput,
   LbServer,

@@ -376,7 +376,10 @@ export const lbServerProvider = {
     return { id: inputs.serverName, outs };
   },
 
-  async read(id: string, props: LbServerState) {
+  async read(
+    id: string,
+    props: LbServerState,
+  ): Promise<{ id: string; props: Partial<LbServerState> }> {
     const effective = await readServer(props.api, props.serverName ?? id);
     // Gone behind Pulumi's back: an empty id drops it from state; the next `up` creates it.
     if (!effective) return { id: "", props: {} };
