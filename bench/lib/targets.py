@@ -8,7 +8,8 @@ from . import procs
 
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(BENCH)
-ARTIFACT = os.path.join(REPO, 'lb', 'dist', 'geoswarm-lb.cjs')
+# BENCH_ARTIFACT overrides the build under test (e.g. one made by ab-build.sh from a commit).
+ARTIFACT = os.environ.get('BENCH_ARTIFACT') or os.path.join(REPO, 'lb', 'dist', 'geoswarm-lb.cjs')
 
 BACKEND = {'http': 21080, 'iperf': 21201, 'sink': 21900}
 # name -> (http, iperf, sink, api, metrics)
@@ -24,7 +25,7 @@ PORTS = {
 BASELINE = os.environ.get('BENCH_BASELINE', '') or ARTIFACT
 BASELINE_FLAGS = os.environ.get('BENCH_BASELINE_FLAGS', '').split()
 LABEL = {'haproxy': 'HAProxy', 'nginx': 'nginx stream', 'geoswarm': 'geoswarm-lb',
-         'geoswarm-w2': 'geoswarm-lb workers=2', 'geoswarm-base': 'geoswarm-lb baseline',
+         'geoswarm-w2': 'geoswarm-lb ×2 (cluster SCHED_NONE)', 'geoswarm-base': 'geoswarm-lb baseline',
          'direct': 'direct (no proxy)'}
 
 LOAD_CPU = '1'   # wrk, backends, iperf3, sink, idle clients
@@ -46,7 +47,7 @@ def subst_for(name, d, threads):
     return {'DIR': d, 'THREADS': threads, 'NAME': name, 'P_HTTP': http, 'P_IPERF': iperf, 'P_SINK': sink,
             'P_API': api, 'P_METRICS': metrics, 'HTTP': BACKEND['http'], 'IPERF': BACKEND['iperf'],
             'SINK': BACKEND['sink'],
-            'PROCESS': f'[process]\nworkers = {workers}\n' if workers > 1 else ''}
+            'PROCESS': f'# {workers} workers: bench/js/cluster.js (SCHED_NONE)' if workers > 1 else ''}
 
 
 def start_backends(d):
@@ -77,6 +78,8 @@ def start_proxy(name, d, pinned, threads=1):
     else:
         cfg = render('geoswarm.toml', f'{d}/{name}.toml', s)
         node = ['node', *BASELINE_FLAGS, BASELINE] if name == 'geoswarm-base' else ['node', ARTIFACT]
+        if name.startswith('geoswarm-w'):
+            node = ['node', os.path.join(BENCH, 'js', 'cluster.js'), str(threads), ARTIFACT]
         p = procs.start(name, [*node, '-c', cfg], cpus, f'{d}/logs')
     if not procs.wait_port(PORTS[name][0]):
         raise RuntimeError(f'{name} did not start (see {d}/logs/{name}.out)')
