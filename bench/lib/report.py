@@ -128,7 +128,10 @@ def env_block(res):
 
 def write_docs(res, body):
     path = os.path.join(REPO, 'docs', 'benchmarks.md')
-    section = f"{BEGIN}\n## Performance\n\n{PREAMBLE}\n\n### Last run\n\n{env_block(res)}\n\n{body}\n\n{END}"
+    notes_path = os.path.join(REPO, 'bench', 'notes.md')  # hand-written analysis, kept with the tables
+    notes = open(notes_path).read().strip() if os.path.exists(notes_path) else ''
+    section = (f"{BEGIN}\n## Performance\n\n{PREAMBLE}\n\n### Last run (`cd bench && npm run bench`)\n\n"
+               f"{env_block(res)}\n\n{body}\n\n{notes}\n\n{END}")
     old = open(path).read() if os.path.exists(path) else '# Benchmarks\n'
     if BEGIN in old and END in old:
         new = re.sub(re.escape(BEGIN) + '.*?' + re.escape(END), lambda _: section, old, flags=re.S)
