@@ -17,6 +17,10 @@
 import * as path from "node:path";
 import type { ConnectionOptions, ServerConfig } from "../lb/src/config/types";
 import { packageRoot } from "./artifact";
+// Types only: erased at compile time, so nothing from it is captured.
+import type { ApiState, LbServerState, SchemaModule } from "./lb-server-types";
+
+export type { ApiState, LbServerState } from "./lb-server-types";
 
 // Not `export const`: tsc's CommonJS output would turn every use into `exports.NAME`, and the
 // closure serializer would then capture this module's whole exports object. Exported below.
@@ -27,33 +31,6 @@ const SCHEMA_MODULE = path.join(packageRoot(), "lb", "dist", "config.cjs");
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export { SCHEMA_MODULE, UNKNOWN };
-
-/** The balancer API and its basic-auth login. */
-export interface ApiState {
-  url: string;
-  username: string;
-  password: string;
-}
-
-/** Inputs after check, and (plus `effective`/`bind`) the resource's state. */
-export interface LbServerState {
-  serverName: string;
-  api: ApiState;
-  /** The server as written by the user (gobetween keys); the balancer fills defaults. */
-  server: Record<string, unknown>;
-  /** The server's config as the balancer reports it (GET /servers/:name). */
-  effective?: ServerConfig;
-  bind?: string;
-}
-
-interface SchemaModule {
-  validateServer(
-    name: string,
-    raw: unknown,
-    defaults: ConnectionOptions,
-    opts: { pathPrefix?: string },
-  ): { server: ServerConfig };
-}
 
 /** Connection options the balancer copies from its own [defaults] when a server leaves them out. */
 const CONNECTION_KEYS = [
