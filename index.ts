@@ -16,4 +16,6 @@ export const dockerClientTls = cluster.manager.clientTls;
 export const hostIps = Object.fromEntries(
   Object.entries(cluster.hosts).map(([region, hosts]) => [region, hosts.map((h) => h.publicIp)]),
 );
+// The article's regional entry points (r1nginx, r2nginx, ...): LbServer resources registered on
+// the balancer, docker discovery against the Swarm manager with label service=<region>.nginx.
 export const entryPoints = cluster.entryPoints;
