@@ -36,6 +36,8 @@ export interface Cluster {
   register(name: string, server: Record<string, unknown>): Promise<LbServerState>;
   /** The article's entry point for region `i` at gw:port: docker discovery on that region. */
   entryPoint(i: number, port: number, extra?: Record<string, unknown>): Record<string, unknown>;
+  /** Rewrites the config file with `extra` TOML after the API sections (then SIGHUP or POST /reload). */
+  writeConfig(extra: string): void;
   /** SIGTERM, wait for exit, start the artifact again with the same config. */
   restartLb(): Promise<void>;
   close(): Promise<void>;
@@ -171,6 +173,9 @@ export async function startCluster(opts: {
         },
         ...extra,
       };
+    },
+    writeConfig(extra) {
+      writeFileSync(configFile, config(gw, api, statePath, extra), { mode: 0o600 });
     },
     async restartLb() {
       cluster.lb.kill("SIGTERM");
