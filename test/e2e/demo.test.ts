@@ -1,0 +1,181 @@
+// `npm run demo` (scripts/demo.sh) end to end, as a user runs it: `npm run demo -- --once` (CI)
+// shows region-1's entry point alternating host1/host2 and exits 0; interactively, Ctrl-C
+// (SIGINT to the whole process group, as a terminal sends it) tears everything down and exits 0.
+// Each run gets its own DEMO_DIR, namespace prefix and subnet, and afterwards nothing of it may
+// be left: namespaces, bridge, iptables rule, mounts, processes, files.
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { requireDocker } from "../support/docker/testbed";
+import { get, until } from "./support/cluster";
+
+const canRun = requireDocker("test/e2e/demo.test.ts");
+const ROOT = resolve(__dirname, "../..");
+const DEMO = join(ROOT, "scripts/demo.sh");
+
+interface DemoEnv {
+  DEMO_DIR: string;
+  TESTBED_PREFIX: string;
+  TESTBED_NET: string;
+}
+
+function demoEnv(): DemoEnv {
+  const routed = (net: string) =>
+    execFileSync("ip", ["-4", "route", "show", `${net}.0/24`], { encoding: "utf8" }).trim() !== "";
+  let net = "";
+  for (let i = 0; i < 50 && net === ""; i++) {
+    const candidate = `10.${202 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
+    if (!routed(candidate)) net = candidate;
+  }
+  if (net === "") throw new Error("no free 10.x.y.0/24 subnet for the demo");
+  const prefix = `d${Math.random()
+    .toString(36)
+    .slice(2, 6)
+    .replace(/[^a-z0-9]/g, "0")}`;
+  // DEMO_DIR itself must not exist yet: the demo removes it at the end.
+  const parent = mkdtempSync(join(tmpdir(), "geoswarm-demo-test-"));
+  return { DEMO_DIR: join(parent, "demo"), TESTBED_PREFIX: prefix, TESTBED_NET: net };
+}
+
+/** Everything of this demo run still present on the host (empty = clean). */
+function leftovers(env: DemoEnv): string[] {
+  const left: string[] = [];
+  const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" });
+  const ns = sh("ip netns list")
+    .split("\n")
+    .filter((l) => l.startsWith(`${env.TESTBED_PREFIX}-`));
+  left.push(...ns.map((n) => `netns ${n}`));
+  const links = sh("ip -o link show")
+    .split("\n")
+    .filter((l) => l.includes(`${env.TESTBED_PREFIX}-`));
+  left.push(...links.map((l) => `link ${l.split(":")[1]?.trim()}`));
+  if (sh("iptables -S FORWARD").includes(`testbed:${env.TESTBED_PREFIX}-br0`))
+    left.push("iptables rule");
+  if (readFileSync("/proc/self/mountinfo", "utf8").includes(env.DEMO_DIR)) left.push("mounts");
+  if (existsSync(env.DEMO_DIR)) left.push(`dir ${env.DEMO_DIR}`);
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    } catch {}
+    if (cmd.includes(env.DEMO_DIR)) left.push(`process ${pid}: ${cmd.slice(0, 120)}`);
+  }
+  return left;
+}
+
+/** Last resort after a failed test: the testbed's own down.sh for this run's prefix. */
+function forceDown(env: DemoEnv): void {
+  execFileSync(join(ROOT, "scripts/testbed/down.sh"), [], {
+    env: {
+      ...process.env,
+      TESTBED_PREFIX: env.TESTBED_PREFIX,
+      TESTBED_DIR: join(env.DEMO_DIR, "testbed"),
+    },
+    stdio: "ignore",
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((r) =>
+    child.exitCode !== null ? r(child.exitCode) : child.on("exit", (code) => r(code)),
+  );
+}
+
+const envs: DemoEnv[] = [];
+afterEach(() => {
+  for (const env of envs.splice(0)) {
+    if (leftovers(env).length > 0) forceDown(env);
+    rmSync(resolve(env.DEMO_DIR, ".."), { recursive: true, force: true });
+  }
+}, 120_000);
+
+describe("demo.sh command line", () => {
+  it("rejects bad arguments with the usage text and exit 2, before touching anything", async () => {
+    for (const args of [["--bogus"], ["--requests", "1"], ["--timeout", "x"], ["--requests"]]) {
+      const r = await new Promise<{ code: number | null; stderr: string }>((res) =>
+        execFile(DEMO, args, (err, _out, stderr) =>
+          res({ code: err ? (err.code as number) : 0, stderr }),
+        ),
+      );
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/ERROR/);
+    }
+    const help = execFileSync(DEMO, ["--help"], { encoding: "utf8" });
+    expect(help).toMatch(/^Usage: demo\.sh \[OPTIONS\]/);
+    expect(help).toContain("--once");
+  });
+});
+
+describe.skipIf(!canRun)("npm run demo", () => {
+  it("--once: both regions, entry points via the provider, alternating host1/host2, then a clean exit", async () => {
+    const env = demoEnv();
+    envs.push(env);
+    const child = spawn(DEMO, ["--once"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+    });
+    child.stderr!.on("data", (d) => {
+      err += d;
+    });
+    const code = await exitOf(child);
+    expect(code, `${out}\n${err}`).toBe(0);
+    const gw = `${env.TESTBED_NET}.1`;
+    const answers = out
+      .split(`curl -s http://${gw}:20001/; done\n`)[1]
+      ?.split("\n\n")[0]
+      ?.split("\n");
+    expect(answers).toEqual(["host1", "host2", "host1", "host2", "host1", "host2"]);
+    expect(out).toContain(`r1nginx  tcp://${gw}:20001`);
+    expect(out).toContain(`r2nginx  tcp://${gw}:20002`);
+    expect(out).toMatch(
+      new RegExp(`Dashboard: +http://${gw.replace(/\./g, "\\.")}:8888/dashboard`),
+    );
+    expect(err).toContain("POST /servers/r1nginx through the LbServer provider");
+    expect(err).toContain("entry point r2nginx deleted through the LbServer provider");
+    expect(err).toContain("teardown complete");
+    expect(leftovers(env)).toEqual([]);
+  }, 120_000);
+
+  it("interactive: serves until Ctrl-C, which tears everything down and exits 0", async () => {
+    const env = demoEnv();
+    envs.push(env);
+    // In its own process group, like a terminal's foreground job. (Through `npm run demo`, npm
+    // waits for the script's teardown and then reports the SIGINT as its own way of exiting.)
+    const child = spawn(DEMO, [], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+    });
+    child.stderr!.on("data", (d) => {
+      out += d;
+    });
+    await until(
+      () => out.includes("press Ctrl-C") || child.exitCode !== null,
+      90_000,
+      "the demo to be ready",
+    );
+    expect(child.exitCode, out).toBeNull();
+    const gw = `${env.TESTBED_NET}.1`;
+    const r2 = [await get(gw, 20002), await get(gw, 20002)].map((a) => a.body).sort();
+    expect(r2).toEqual(["host3", "host4"]);
+
+    process.kill(-child.pid!, "SIGINT");
+    const code = await exitOf(child);
+    expect(code, out).toBe(0);
+    expect(out).toContain("interrupted");
+    expect(out).toContain("teardown complete");
+    expect((await get(gw, 20002, 1000)).error).toBeDefined();
+    expect(leftovers(env)).toEqual([]);
+  }, 120_000);
+});
