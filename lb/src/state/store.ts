@@ -7,7 +7,7 @@
 // API changes win. Every write is atomic (temp file, fsync, rename, fsync of the folder), so a
 // kill -9 at any moment leaves either the old or the new state, and a write is acknowledged only
 // after it is durable.
-import { readFileSync, renameSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { mkdir, open, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { validateServer } from "../config";
@@ -34,6 +34,7 @@ export class StateStore {
    * its config file alone.
    */
   load(defaults: ConnectionOptions): LoadedState {
+    this.removeStaleTempFiles();
     let text: string;
     try {
       text = readFileSync(this.path, "utf8");
@@ -79,6 +80,23 @@ export class StateStore {
     const setAside = `${this.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
     renameSync(this.path, setAside);
     return { overlay: new Map(), setAside, problems };
+  }
+
+  /**
+   * A temp file left by a kill during save() holds a write that was never renamed into place,
+   * hence never acknowledged: it is safe to remove.
+   */
+  private removeStaleTempFiles(): void {
+    const prefix = `.${basename(this.path)}.tmp-`;
+    let names: string[];
+    try {
+      names = readdirSync(dirname(this.path));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith(prefix)) rmSync(join(dirname(this.path), name), { force: true });
+    }
   }
 
   /**
