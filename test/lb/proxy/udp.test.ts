@@ -172,7 +172,9 @@ describe("udp", () => {
   it("drains on stop: replies of live sessions still arrive, new clients are dropped, then the socket closes", async () => {
     // A backend that answers 400 ms late, i.e. after the stop began.
     const late = dgram.createSocket("udp4");
-    late.on("message", (msg, r) => setTimeout(() => late.send(`late:${msg}`, r.port, r.address), 400));
+    late.on("message", (msg, r) =>
+      setTimeout(() => late.send(`late:${msg}`, r.port, r.address), 400),
+    );
     await new Promise<void>((r) => late.bind(0, "127.0.0.1", r));
     cleanups.push(() => new Promise((r) => late.close(() => r())));
     const b = await lb(udpConfig([`127.0.0.1:${late.address().port}`], "max_responses = 1"));

@@ -1,7 +1,8 @@
 // Real-socket helpers for balancer tests. Everything binds to loopback on ephemeral ports.
+
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
-import { spawn } from "node:child_process";
 import net from "node:net";
 
 export interface TestTcpServer {
