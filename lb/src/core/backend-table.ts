@@ -187,7 +187,8 @@ export class BackendTable {
   }
 }
 
-function newBackend(key: string, spec: BackendSpec, live: boolean): Backend {
+/** A fresh table entry for a discovered backend (counters at zero). */
+export function newBackend(key: string, spec: BackendSpec, live: boolean): Backend {
   return {
     key,
     host: spec.host,

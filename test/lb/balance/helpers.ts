@@ -1,27 +1,17 @@
 import type { Backend } from "../../../lb/src/core/backend";
+import { newBackend } from "../../../lb/src/core/backend-table";
 
 export function backend(key: string, over: Partial<Backend> = {}): Backend {
   const i = key.lastIndexOf(":");
-  return {
-    key,
+  const spec = {
     host: key.slice(0, i),
     port: Number(key.slice(i + 1)),
     weight: 1,
     priority: 1,
     max_connections: 0,
     sni: "",
-    live: true,
-    discovered: true,
-    enabled: true,
-    activeConnections: 0,
-    totalConnections: 0,
-    refusedConnections: 0,
-    rxBytes: 0,
-    txBytes: 0,
-    rxSecond: 0,
-    txSecond: 0,
-    ...over,
   };
+  return { ...newBackend(key, spec, true), ...over };
 }
 
 export function sortByKey(list: Backend[]): Backend[] {
