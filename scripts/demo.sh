@@ -249,7 +249,7 @@ for ((i = 1; i <= REGIONS; i++)); do
     cat <<EOF
 {"bind": "$GW:$((ENTRY_PORT + i))", "protocol": "tcp", "balance": "roundrobin",
  "client_idle_timeout": "10m", "backend_idle_timeout": "10m", "backend_connection_timeout": "2s",
- "healthcheck": {"kind": "ping", "interval": "2s", "timeout": "1s"},
+ "healthcheck": {"kind": "ping", "interval": "2s", "timeout": "1s", "fails": 2},
  "discovery": {"kind": "docker", "docker_endpoint": "${!ep}",
                "docker_container_label": "service=region-$i.nginx",
                "docker_container_private_port": 80}}
