@@ -3,7 +3,7 @@
 bulk throughput, idle-connection memory, p99; workers=N gain; control plane with 1,000 servers.
 
 usage: python3 bench/bench.py [--quick] [--runs N] [--dur S] [--only short,ka,bulk,idle,workers,control]
-                              [--no-docs] [--out FILE.json]
+                              [--no-docs] [--out FILE.json] [--render FILE.json]
 --quick: 1 run, 3 s wrk, 512M iperf3, 1,000 idle conns, 100 servers; does not touch docs/.
 Traffic goes only to 127.0.0.1; every process is started and stopped by PID here."""
 import argparse
@@ -30,6 +30,7 @@ def args():
     a.add_argument('--targets', default=','.join(PINNED), help='subset of the pinned targets (development)')
     a.add_argument('--idle-n', type=int)
     a.add_argument('--out')
+    a.add_argument('--render', metavar='RESULTS.json', help='only re-render docs/benchmarks.md from saved results')
     return a.parse_args()
 
 
@@ -96,6 +97,10 @@ def workers_phase(res, d, runs, dur):
 
 def main():
     a = args()
+    if a.render:
+        res = json.load(open(a.render))
+        log('wrote', report.write_docs(res, report.render(res)))
+        return
     runs = a.runs or (1 if a.quick else 3)
     dur = a.dur or (3 if a.quick else 10)
     size = '512M' if a.quick else '2G'

@@ -1,9 +1,8 @@
-'use strict';
 // usage: node idle-clients.js PORT N HOLD_SECONDS
 // Opens N TCP connections to 127.0.0.1:PORT (100 in flight at a time), prints READY <n>,
 // holds them idle for HOLD_SECONDS, then closes everything and exits. Bounded: exits after
 // HOLD_SECONDS + 60 s whatever happens.
-const net = require('node:net');
+const net = require("node:net");
 const [port, N, hold] = process.argv.slice(2).map(Number);
 const socks = [];
 let opened = 0;
@@ -12,13 +11,13 @@ let failed = 0;
 function openOne() {
   if (opened >= N) return;
   opened++;
-  const s = net.connect({ port, host: '127.0.0.1' });
-  s.on('connect', () => {
+  const s = net.connect({ port, host: "127.0.0.1" });
+  s.on("connect", () => {
     connected++;
     socks.push(s);
     next();
   });
-  s.on('error', () => {
+  s.on("error", () => {
     failed++;
     next();
   });
@@ -33,7 +32,10 @@ function next() {
   } else openOne();
 }
 for (let i = 0; i < 100; i++) openOne();
-setTimeout(() => {
-  console.log('TIMEOUT');
-  process.exit(1);
-}, (hold + 60) * 1000).unref();
+setTimeout(
+  () => {
+    console.log("TIMEOUT");
+    process.exit(1);
+  },
+  (hold + 60) * 1000,
+).unref();
