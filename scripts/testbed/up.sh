@@ -23,6 +23,12 @@
 # busybox-static, iptables.
 set -euo pipefail
 
+usage() { # the comment block at the top of this file
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
+if (($# > 1)); then usage >&2; printf '[up] ERROR: expected at most one argument, N (got %d)\n' "$#" >&2; exit 2; fi
+
 N=${1:-2}
 TB=${TESTBED_DIR:-/tmp/testbed}
 PREFIX=${TESTBED_PREFIX:-tb}

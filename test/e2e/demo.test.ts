@@ -91,7 +91,7 @@ afterEach(() => {
   }
 }, 120_000);
 
-describe("demo.sh command line", () => {
+describe("demo.sh and testbed command lines", () => {
   it("rejects bad arguments with the usage text and exit 2, before touching anything", async () => {
     for (const args of [["--bogus"], ["--requests", "1"], ["--timeout", "x"], ["--requests"]]) {
       const r = await new Promise<{ code: number | null; stderr: string }>((res) =>
@@ -105,6 +105,25 @@ describe("demo.sh command line", () => {
     const help = execFileSync(DEMO, ["--help"], { encoding: "utf8" });
     expect(help).toMatch(/^Usage: demo\.sh \[OPTIONS\]/);
     expect(help).toContain("--once");
+  });
+
+  it("testbed up.sh/down.sh: --help prints the usage; a bad region count exits non-zero", async () => {
+    const tb = join(ROOT, "scripts/testbed");
+    expect(execFileSync(join(tb, "up.sh"), ["--help"], { encoding: "utf8" })).toMatch(
+      /^up\.sh \[N\] +-- simulate a geo-distributed Docker cluster/,
+    );
+    expect(execFileSync(join(tb, "down.sh"), ["-h"], { encoding: "utf8" })).toMatch(
+      /^down\.sh \[region-N \.\.\.\] +-- tear down what up\.sh created/,
+    );
+    for (const args of [["0"], ["51"], ["two"], ["1", "2"]]) {
+      const r = await new Promise<{ code: number; stderr: string }>((res) =>
+        execFile(join(tb, "up.sh"), args, (err, _out, stderr) =>
+          res({ code: (err?.code as number) ?? 0, stderr }),
+        ),
+      );
+      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.stderr).toMatch(/\[up\] ERROR: (N must be 1\.\.50|expected at most one argument)/);
+    }
   });
 });
 
