@@ -16,6 +16,7 @@ APT_PACKAGES=(
   busybox-static # static busybox rootfs imported as the test image (Docker Hub is unreachable)
   iproute2     # network namespaces, veths and bridges of scripts/testbed
   iptables     # dockerd's port publishing; the testbed's FORWARD rule
+  curl         # testbed readiness checks; e2e clients inside region namespaces; npm run demo
 )
 
 log() { printf '[setup] %s\n' "$*"; }
