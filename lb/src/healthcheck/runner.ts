@@ -14,6 +14,11 @@
 // * Timers are unref'd. stop() (and removal by sync) aborts in-flight checks, closing their
 //   sockets and killing their processes; no callback fires afterwards.
 // * kind "none": no checks at all.
+// * Start-up grace: a backend that has not passed a check yet is re-checked every
+//   STARTUP_RECHECK_MS (not every interval) during its first interval. A container discovered
+//   the instant it starts often fails its very first check because its process is not listening
+//   yet; without this it stayed out of rotation for a whole interval (2 s in the article).
+//   Thresholds are unchanged: it still needs `passes` consecutive passes.
 import { parseDuration } from "../config/duration";
 import type { HealthcheckConfig } from "../config/types";
 import type { HealthCheck } from "./check";
@@ -42,6 +47,8 @@ export interface HealthcheckRunnerOptions {
 
 /** Interval used when the configured one is missing or not > 0 (the validator forbids that). */
 const FALLBACK_INTERVAL_MS = 1000;
+/** Re-check period for a backend that has not passed yet, during its first interval. */
+export const STARTUP_RECHECK_MS = 200;
 /** The longest delay setTimeout() accepts (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -65,6 +72,10 @@ interface Worker {
   timer: NodeJS.Timeout | undefined;
   abort: AbortController | undefined;
   stopped: boolean;
+  /** When the worker was created (start-up grace). */
+  readonly createdAt: number;
+  /** True once a check has passed. */
+  passedOnce: boolean;
 }
 
 export class HealthcheckRunner {
@@ -111,6 +122,8 @@ export class HealthcheckRunner {
         timer: undefined,
         abort: undefined,
         stopped: false,
+        createdAt: Date.now(),
+        passedOnce: false,
       };
       this.workers.set(b.key, worker);
       this.run(worker);
@@ -183,7 +196,10 @@ export class HealthcheckRunner {
       }
     }
     if (worker.stopped) return; // onTransition may have synced this worker away
-    const delay = Math.max(0, this.intervalMs - (Date.now() - started));
+    if (result === "healthy") worker.passedOnce = true;
+    const inStartup = !worker.passedOnce && Date.now() - worker.createdAt < this.intervalMs;
+    const period = inStartup ? Math.min(STARTUP_RECHECK_MS, this.intervalMs) : this.intervalMs;
+    const delay = Math.max(0, period - (Date.now() - started));
     worker.timer = setTimeout(() => this.run(worker), delay);
     worker.timer.unref();
   }

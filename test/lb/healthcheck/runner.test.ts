@@ -202,6 +202,34 @@ describe("HealthcheckRunner", () => {
   });
 });
 
+describe("HealthcheckRunner start-up grace", () => {
+  it("re-checks a backend that has not passed yet every 200 ms during its first interval", async () => {
+    // Fails twice (a container whose process is not listening yet), then passes.
+    const s = scripted({ [A.key]: ["unhealthy", "unhealthy", "healthy"] });
+    const { r, transitions } = runner(cfg({ interval: "2s" }), s.check);
+    const t0 = Date.now();
+    r.sync([A]);
+    await until(() => transitions.length === 2, 1500);
+    expect(transitions).toEqual([
+      [A.key, false],
+      [A.key, true],
+    ]);
+    expect(Date.now() - t0).toBeLessThan(1000); // not the 2 s interval
+    // Once it has passed, the normal interval applies again.
+    const checks = s.count(A.key);
+    await sleep(500);
+    expect(s.count(A.key)).toBe(checks);
+  });
+
+  it("does not speed up a backend that has already passed", async () => {
+    const s = scripted({ [A.key]: ["healthy", "unhealthy", "unhealthy"] });
+    const { r } = runner(cfg({ interval: "1s" }), s.check);
+    r.sync([A]);
+    await sleep(600);
+    expect(s.count(A.key)).toBe(1);
+  });
+});
+
 describe("HealthcheckRunner with real ping checks", () => {
   let server: Server | undefined;
   const sockets = new Set<Socket>();
