@@ -58,7 +58,7 @@ export abstract class RelayPair {
     (upstream as PairedSocket)[kPair] = this;
     const client = this.client;
     client.on("data", onClientData);
-    upstream.on("data", onBackendData);
+    // Backend bytes arrive through BACKEND_READ (net.connect's onread), not 'data' events.
     upstream.on("drain", onBackendDrain);
     client.on("drain", onClientDrain);
     client.on("end", onClientEnd);
@@ -74,6 +74,8 @@ export abstract class RelayPair {
     if (backendIdleMs > 0) upstream.on("timeout", onPairError);
     // The client may have sent data before the backend connected; it waited in the socket.
     client.resume();
+    // Flowing mode for the backend's readable side too, so its FIN is seen as 'end'.
+    upstream.resume();
   }
 
   /** One of the two sockets closed (relaying). */
@@ -103,11 +105,39 @@ function onClientData(this: PairedSocket, chunk: Buffer): void {
   if (!(pair.upstream as Socket).write(chunk)) this.pause();
 }
 
-function onBackendData(this: PairedSocket, chunk: Buffer): void {
-  const pair = this[kPair] as RelayPair;
-  pair.onRx(chunk.length);
-  if (!pair.client.write(chunk)) this.pause();
+/**
+ * Backend → client reads go into one shared buffer instead of a fresh 64 KiB allocation per read:
+ * Node frees those only at the next GC, and the allocator returning that memory to the kernel in
+ * between made every relayed GiB page-fault in again (docs/benchmarks.md, "Bulk"). The buffer is
+ * safe to reuse once the write to the client completed synchronously; when the write was queued
+ * instead, the queue keeps that buffer and later reads use a new one.
+ */
+const READ_BUFFER_SIZE = 64 * 1024;
+let sharedReadBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+
+function nextReadBuffer(): Buffer {
+  return sharedReadBuffer;
 }
+
+function onBackendRead(this: PairedSocket, nread: number, buf: Buffer): boolean {
+  const pair = this[kPair];
+  if (!pair?.relaying) {
+    // Nothing can arrive before relay() (reading starts after 'connect'); drop it defensively.
+    return true;
+  }
+  pair.onRx(nread);
+  const client = pair.client;
+  const queued = client.writableLength;
+  const ok = client.write(buf.subarray(0, nread));
+  if (buf === sharedReadBuffer && client.writableLength > queued) {
+    sharedReadBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE); // the write queue keeps `buf`
+  }
+  // false: Node stops reading this socket until resume() ('drain' on the client).
+  return ok;
+}
+
+/** `onread` option for backend sockets created with net.connect(). */
+export const BACKEND_READ = { buffer: nextReadBuffer, callback: onBackendRead };
 
 function onBackendDrain(this: PairedSocket): void {
   (this[kPair] as RelayPair).client.resume();

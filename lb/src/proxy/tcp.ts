@@ -5,7 +5,7 @@ import type { Backend, ElectionContext } from "../core/backend";
 import { ActiveSet } from "./active-set";
 import type { FrontendSettings, ProxyContext } from "./context";
 import { proxyHeader } from "./proxy-protocol";
-import { pairOf, RelayPair } from "./relay";
+import { BACKEND_READ, pairOf, RelayPair } from "./relay";
 
 export class TcpFrontend {
   private readonly server: net.Server;
@@ -174,6 +174,7 @@ class TcpConnection extends RelayPair implements ElectionContext {
       port: backend.port,
       allowHalfOpen: true,
       noDelay: true,
+      onread: BACKEND_READ,
     });
     upstream[kConn] = this;
     this.upstream = upstream;

@@ -3,7 +3,7 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startBalancer } from "../support/balancer";
-import { sleep, tcpServer, waitFor } from "../support/net";
+import { pseudoRandom, sha256, sleep, tcpServer, waitFor } from "../support/net";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -66,5 +66,32 @@ describe("tcp hot path", () => {
     expect(s.backends[0].stats.rx).toBe(100_000);
     expect(s.backends[0].stats.active_connections).toBe(0);
     expect(s.backends[0].stats.total_connections).toBe(1);
+  });
+
+  it("backend bytes reach a slow, pausing client intact (shared read buffer under backpressure)", async () => {
+    const payload = pseudoRandom(12 * 1024 * 1024, 7);
+    const source = await tcpServer((s) => s.end(payload));
+    cleanups.push(() => source.close());
+    const lb = await startBalancer(config(source.port, ""));
+    cleanups.push(() => lb.stop(0));
+    const socket = net.connect(lb.port("web"), "127.0.0.1");
+    cleanups.push(async () => void socket.destroy());
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let pauses = 0;
+    socket.on("data", (d: Buffer) => {
+      chunks.push(d);
+      received += d.length;
+      if (received > (pauses + 1) * 2 * 1024 * 1024 && pauses < 5) {
+        pauses++;
+        socket.pause(); // let the proxy's writes to us queue up
+        setTimeout(() => socket.resume(), 150);
+      }
+    });
+    await new Promise<void>((resolve) => socket.on("end", () => resolve()));
+    expect(pauses).toBe(5);
+    expect(received).toBe(payload.length);
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(payload));
+    await waitFor(() => lb.server("web").stats().rx_total === payload.length, 2000, "rx count");
   });
 });
