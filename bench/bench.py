@@ -57,10 +57,11 @@ def pinned_phase(res, d, kinds, runs, dur, size, idle_n, names):
                         f"cpu={x['proxy_cpu_pct']:.0f}% err={x['sock_errors']} non2xx={x['non2xx']}")
         if 'bulk' in kinds:
             for r in range(runs):
-                for n in names:
-                    x = measure.iperf(n, ps[n].pid, size)
-                    res['bulk'].setdefault(n, []).append(x)
-                    log(f"bulk {r} {n}: {x['gbps']:.2f} Gbit/s cpu/GiB={x['cpu_s_per_gib']:.3f}s")
+                for key, reverse in (('bulk', False), ('bulk_r', True)):
+                    for n in names:
+                        x = measure.iperf(n, ps[n].pid, size, reverse=reverse)
+                        res.setdefault(key, {}).setdefault(n, []).append(x)
+                        log(f"{key} {r} {n}: {x['gbps']:.2f} Gbit/s cpu/GiB={x['cpu_s_per_gib']:.3f}s")
         for n in names:
             procs.stop_named(n)
     if 'idle' in kinds:

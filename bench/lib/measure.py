@@ -46,8 +46,11 @@ def wrk(name, pid, close, dur, conns=50, threads=1, pinned=True):
             'cpu_us_per_req': cpu / reqs * 1e6 if reqs else float('nan'), 'cmd': ' '.join(full)}
 
 
-def iperf(name, pid, size, streams=1, pinned=True):
+def iperf(name, pid, size, streams=1, pinned=True, reverse=False):
+    """reverse: -R, the backend sends (download through the proxy) instead of the client."""
     cmd = ['iperf3', '-c', '127.0.0.1', '-p', str(port_of(name, 1)), '-n', size, '-P', str(streams), '-J']
+    if reverse:
+        cmd.append('-R')
     full = (['taskset', '-c', LOAD_CPU] if pinned else []) + cmd
     pids = procs.tree(pid) if pid else []
     t0, c0 = time.time(), procs.ticks(pids)

@@ -13,8 +13,10 @@ BEGIN, END = '<!-- performance:begin (written by bench/bench.py) -->', '<!-- per
 METRICS = [
     ('short', 'cpu_s_per_10k', 'proxy CPU-s / 10k new conns', 3, True),
     ('ka', 'cpu_us_per_req', 'proxy CPU µs / keep-alive req', 1, True),
-    ('bulk', 'gbps', 'bulk Gbit/s (1 stream)', 2, False),
-    ('bulk', 'cpu_s_per_gib', 'proxy CPU-s / GiB', 3, True),
+    ('bulk', 'gbps', 'bulk Gbit/s, client → backend (1 stream)', 2, False),
+    ('bulk', 'cpu_s_per_gib', 'proxy CPU-s / GiB, client → backend', 3, True),
+    ('bulk_r', 'gbps', 'bulk Gbit/s, backend → client (iperf3 -R)', 2, False),
+    ('bulk_r', 'cpu_s_per_gib', 'proxy CPU-s / GiB, backend → client', 3, True),
     ('idle', 'kib_per_conn', 'RSS growth KiB / idle client conn', 1, True),
     ('short', 'rps', 'short-conn req/s', 0, False),
     ('short', 'p99_ms', 'short-conn p99 ms', 2, True),
