@@ -115,7 +115,8 @@ def main():
     os.chmod(d, 0o755)  # nginx workers run as an unprivileged user and must read www/
     res = {'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
            'mode': 'quick' if a.quick else 'full', 'runs': runs, 'dur': dur, 'bulk_size': size, 'idle_n': idle_n,
-           'command': 'python3 bench/bench.py ' + ' '.join(sys.argv[1:]), 'load_before': procs.loadavg(),
+           'command': ' '.join([f'{k}={os.environ[k]}' for k in ('BENCH_ARTIFACT', 'BENCH_BASELINE', 'BENCH_BASELINE_FLAGS')
+                                if os.environ.get(k)] + ['python3 bench/bench.py'] + sys.argv[1:]), 'load_before': procs.loadavg(),
            'versions': targets.versions(), 'short': {}, 'ka': {}, 'bulk': {}, 'idle': {}}
     log(f"scratch {d}; load before: {res['load_before']}")
     try:
