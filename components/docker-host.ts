@@ -64,16 +64,7 @@ export class DockerHost extends pulumi.ComponentResource {
     }
     this.labels = { ...args.labels, region: args.region };
     const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
-    const cert = args.ca.issue(
-      name,
-      {
-        commonName: name,
-        ipAddresses: [address.publicIp, "127.0.0.1"],
-        dnsNames: ["localhost"],
-        server: true,
-      },
-      this,
-    );
+    const cert = args.ca.issueEndpoint(name, address.publicIp, this);
     const swarm: pulumi.Output<HostSwarm> =
       args.swarm.mode === "standalone"
         ? pulumi.output(args.swarm.discoveryUrl).apply((discoveryUrl) => ({

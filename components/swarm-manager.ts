@@ -72,17 +72,7 @@ export class SwarmManager extends pulumi.ComponentResource {
       throw new Error(`SwarmManager ${name}: swarm mode needs ssh`);
     const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
     // Standalone: the manager serves clients and dials engines with the same certificate.
-    const serverCert = args.ca.issue(
-      name,
-      {
-        commonName: name,
-        ipAddresses: [address.publicIp, "127.0.0.1"],
-        dnsNames: ["localhost"],
-        server: true,
-        client: true,
-      },
-      this,
-    );
+    const serverCert = args.ca.issueEndpoint(name, address.publicIp, this, { client: true });
     const clientCert = args.ca.issue(
       `${name}-client`,
       { commonName: "geoswarm operator", client: true },

@@ -96,4 +96,27 @@ export class DockerCa extends pulumi.ComponentResource {
     );
     return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
   }
+
+  /**
+   * The server certificate of a machine's TLS endpoint: SANs `publicIp`, 127.0.0.1 and
+   * localhost; `client` also allows client auth (a Swarm manager dials engines with it).
+   */
+  issueEndpoint(
+    name: string,
+    publicIp: pulumi.Input<string>,
+    parent: pulumi.Resource,
+    opts: { client?: boolean } = {},
+  ): IssuedCert {
+    return this.issue(
+      name,
+      {
+        commonName: name,
+        ipAddresses: [publicIp, "127.0.0.1"],
+        dnsNames: ["localhost"],
+        server: true,
+        client: opts.client,
+      },
+      parent,
+    );
+  }
 }
