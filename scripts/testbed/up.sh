@@ -63,9 +63,8 @@ case "$(ldd "$BUSYBOX" 2>&1 || true)" in
 esac
 
 rip() { echo "${NET}.$((10 + $1))"; }      # region ip
-nsname() { echo "${PREFIX}-region-$1"; }
-hveth() { echo "${PREFIX}-r$1-h"; }
-rdir() { echo "$TB/region-$1"; }
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"                      # nsname hveth rdir daemon_pid
 
 mkdir -p "$TB"
 if [[ -z ${TESTBED_LOCKED:-} ]]; then
@@ -125,17 +124,6 @@ ensure_netns() {
 }
 
 # ---------------------------------------------------------------- daemons
-daemon_pid() { # prints pid of our dockerd for region $1, fails if not running
-  local d pid cmd
-  d=$(rdir "$1")
-  [[ -s $d/dockerd.pid ]] || return 1
-  pid=$(<"$d/dockerd.pid")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-  [[ $cmd == *"--data-root $d/data "* ]] || return 1
-  echo "$pid"
-}
-
 daemon_ok() { # running and answering on both sockets
   local i=$1
   daemon_pid "$i" >/dev/null || return 1
