@@ -1,20 +1,12 @@
 // exec discovery against real scripts: output in the backend-line grammar, skipped lines, non-zero
 // exit, timeout (process group killed), refresh at the interval.
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { scriptDir } from "../support/scripts";
 import { startDiscovery, toml, waitFor } from "./support/helpers";
 
-const dir = mkdtempSync(join(tmpdir(), "disc-exec-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function script(name: string, body: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
+const { dir, script } = scriptDir("disc-exec-");
 
 describe("exec discovery", () => {
   it("parses stdout lines with options, passes arguments, skips bad lines with one warning", async () => {

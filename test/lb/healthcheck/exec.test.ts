@@ -1,20 +1,12 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { HealthcheckConfig } from "../../../lb/src/config/types";
 import { createExecCheck } from "../../../lb/src/healthcheck/exec";
+import { scriptDir } from "../support/scripts";
 import { processRunning, timed } from "./helpers";
 
-const dir = mkdtempSync(join(tmpdir(), "hc-exec-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function script(name: string, body: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
+const { dir, script } = scriptDir("hc-exec-");
 
 function check(command: string) {
   const cfg: HealthcheckConfig = {
