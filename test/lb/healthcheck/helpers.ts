@@ -26,13 +26,6 @@ export async function tcpServer(onConn: (s: Socket) => void = () => {}): Promise
   return { server, port, sockets, close };
 }
 
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const { port, close } = await tcpServer();
-  await close();
-  return port;
-}
-
 export async function udpServer(
   onMessage: (msg: Buffer, reply: (b: Buffer) => void) => void,
 ): Promise<{ socket: UdpSocket; port: number; close: () => Promise<void> }> {
@@ -57,7 +50,7 @@ export async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }>
 
 export const hasPython = spawnSync("python3", ["-c", "pass"]).status === 0;
 
-export { hangingPort } from "../support/net";
+export { closedPort, hangingPort } from "../support/net";
 
 /** True while `pid` exists and is not a zombie (PID 1 here may not reap orphans). */
 export function processRunning(pid: number): boolean {

@@ -66,9 +66,7 @@ export async function waitFor(check: () => boolean, what: string, ms = 5000): Pr
   return Date.now() - t0;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep } from "../../support/net";
 
 export function toml(s: string): string {
   return JSON.stringify(s);
