@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { createStrategy } from "../../../lb/src/balance";
-import { LeastBandwidthStrategy } from "../../../lb/src/balance/leastbandwidth";
+import {
+  createStrategy,
+  IpHash1Strategy,
+  IpHashStrategy,
+  LeastBandwidthStrategy,
+  LeastConnStrategy,
+  RoundRobinStrategy,
+  WeightStrategy,
+} from "../../../lb/src/balance";
 import type { Backend } from "../../../lb/src/core/backend";
 import { backend, count, seeded, sortByKey } from "./helpers";
 
@@ -8,15 +15,16 @@ const ctx = { clientIp: "192.0.2.7" };
 
 describe("createStrategy", () => {
   it("knows every gobetween name and rejects others", () => {
-    for (const name of [
-      "weight",
-      "roundrobin",
-      "leastconn",
-      "leastbandwidth",
-      "iphash",
-      "iphash1",
-    ]) {
-      expect(typeof createStrategy(name as never).elect).toBe("function");
+    const classes = {
+      weight: WeightStrategy,
+      roundrobin: RoundRobinStrategy,
+      leastconn: LeastConnStrategy,
+      leastbandwidth: LeastBandwidthStrategy,
+      iphash: IpHashStrategy,
+      iphash1: IpHash1Strategy,
+    };
+    for (const [name, cls] of Object.entries(classes)) {
+      expect(createStrategy(name as never), name).toBeInstanceOf(cls);
     }
     expect(() => createStrategy("random" as never)).toThrow(/unknown balance strategy/);
   });
