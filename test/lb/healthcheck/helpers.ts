@@ -52,7 +52,8 @@ export async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }>
  * python3 makes the hanging port. In CI it must be there (a missing one fails the tests that
  * need it); elsewhere they skip without it.
  */
-export const hasPython = spawnSync("python3", ["-c", "pass"]).status === 0 || Boolean(process.env.CI);
+export const hasPython =
+  spawnSync("python3", ["-c", "pass"]).status === 0 || Boolean(process.env.CI);
 
 export { closedPort, hangingPort } from "../support/net";
 
