@@ -3,9 +3,9 @@
 import type { Server as HttpServer } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { buildApi } from "./api/app";
-import { parseHostPort } from "./config";
 import type { ConfigSource, LbConfig } from "./config/types";
 import { Balancer } from "./core/balancer";
+import { splitBind } from "./core/server";
 import type { Logger } from "./log/logger";
 import { createMetricsRegistry, startMetricsServer } from "./stats/metrics";
 
@@ -18,12 +18,6 @@ export interface RunningLb {
   metricsAddress?: string;
   /** Drains servers for `graceMs` (default: [shutdown] grace_period), closes the API and metrics. */
   stop(graceMs?: number): Promise<void>;
-}
-
-function listenArgs(bind: string): { host: string; port: number } {
-  const hp = parseHostPort(bind, true);
-  if (!hp) throw new Error(`cannot parse bind ${JSON.stringify(bind)}`);
-  return { host: hp.host, port: hp.port };
 }
 
 function addressOf(a: string | { address: string; port: number } | null): string {
@@ -48,14 +42,14 @@ export async function runLb(
   };
   try {
     if (config.api.enabled) {
-      const { host, port } = listenArgs(config.api.bind);
+      const { host, port } = splitBind(config.api.bind);
       running.api = await buildApi(balancer, config.api, log);
       await running.api.listen({ host: host || "::", port });
       running.apiAddress = addressOf(running.api.server.address());
       log.info({ bind: running.apiAddress, tls: Boolean(config.api.tls) }, "api listening");
     }
     if (config.metrics.enabled) {
-      const { host, port } = listenArgs(config.metrics.bind);
+      const { host, port } = splitBind(config.metrics.bind);
       running.metrics = await startMetricsServer(createMetricsRegistry(balancer), host, port);
       running.metricsAddress = addressOf(running.metrics.address());
       log.info({ bind: running.metricsAddress }, "metrics listening");

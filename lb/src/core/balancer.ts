@@ -4,7 +4,7 @@ import { loadConfig, parseDuration } from "../config";
 import { ConfigError, type ConfigSource, type LbConfig, type ServerConfig } from "../config/types";
 import type { Logger } from "../log/logger";
 import { applyOverlay, type Overlay, StateStore } from "../state/store";
-import { Server } from "./server";
+import { Server, sameJson } from "./server";
 
 /** A change refused for a reason the client can fix; `status` is the HTTP status to answer. */
 export class ChangeError extends Error {
@@ -29,10 +29,6 @@ export interface BalancerOptions {
   /** Where the config came from; needed for reload. */
   source?: ConfigSource;
   envSubst?: boolean;
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export class Balancer {

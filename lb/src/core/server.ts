@@ -2,7 +2,7 @@
 // healthchecks. Data flows one way: discovery → table ← healthchecks; front end → table.
 import { isIPv4 } from "node:net";
 import { createStrategy } from "../balance";
-import { parseDuration } from "../config";
+import { parseDuration, parseHostPort } from "../config";
 import type { ServerConfig } from "../config/types";
 import { createDiscovery } from "../discovery";
 import type { DiscoveryRunner } from "../discovery/runner";
@@ -44,12 +44,11 @@ export interface ServerStats {
   }>;
 }
 
-/** Splits "host:port", "[v6]:port" or ":port" into listen arguments. */
+/** Splits a validated bind ("host:port", "[v6]:port", ":port") into listen arguments. */
 export function splitBind(bind: string): { host: string; port: number } {
-  const i = bind.lastIndexOf(":");
-  let host = bind.slice(0, i);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  return { host, port: Number(bind.slice(i + 1)) };
+  const hp = parseHostPort(bind, true);
+  if (!hp) throw new Error(`cannot parse bind ${JSON.stringify(bind)}`);
+  return hp;
 }
 
 export function frontendSettings(cfg: ServerConfig): FrontendSettings {
@@ -70,7 +69,8 @@ function initialLive(config: ServerConfig): boolean {
   return config.healthcheck.kind === "none" || config.healthcheck.initial_status === "healthy";
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
+/** Deep equality of two configuration values (they are plain JSON data). */
+export function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
