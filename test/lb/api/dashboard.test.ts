@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUTH, startWithApi } from "../support/api";
-import { closedPort, nameServer, type TestTcpServer, tcpServer } from "../support/net";
+import { nameServer, refusingPort, type TestTcpServer, tcpServer } from "../support/net";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = resolve(__dirname, "../../artifacts");
@@ -16,6 +16,7 @@ let lb: Awaited<ReturnType<typeof startWithApi>>;
 let browser: Browser;
 let a: TestTcpServer;
 let slow: TestTcpServer;
+let refusing: Awaited<ReturnType<typeof refusingPort>>;
 let dead: number;
 
 beforeAll(async () => {
@@ -23,7 +24,8 @@ beforeAll(async () => {
     throw new Error(`${CHROMIUM} not found: run scripts/setup.sh (installs Debian's chromium)`);
   a = await nameServer("a");
   slow = await tcpServer(() => {}, { allowHalfOpen: false });
-  dead = await closedPort();
+  refusing = await refusingPort();
+  dead = refusing.port;
   lb = await startWithApi(`
 [servers.web]
 bind = "127.0.0.1:0"
@@ -54,6 +56,7 @@ static_list = ["127.0.0.1:${slow.port}"]
   });
 });
 afterAll(async () => {
+  refusing?.close();
   await browser?.close();
   await lb?.stop(0);
   await a?.close();

@@ -2,15 +2,17 @@
 // traffic, parsed as Prometheus text.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWithApi } from "../support/api";
-import { closedPort, nameServer, request, type TestTcpServer, waitFor } from "../support/net";
+import { nameServer, refusingPort, request, type TestTcpServer, waitFor } from "../support/net";
 
 let lb: Awaited<ReturnType<typeof startWithApi>>;
 let a: TestTcpServer;
+let refusing: Awaited<ReturnType<typeof refusingPort>>;
 let dead: number;
 
 beforeAll(async () => {
   a = await nameServer("a");
-  dead = await closedPort();
+  refusing = await refusingPort();
+  dead = refusing.port;
   lb = await startWithApi(
     `
 [servers.web]
@@ -31,6 +33,7 @@ static_list = ["127.0.0.1:${a.port}", "127.0.0.1:${dead}"]
   );
 });
 afterAll(async () => {
+  refusing?.close();
   await lb.stop(0);
   await a.close();
 });

@@ -55,7 +55,7 @@ export async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }>
 export const hasPython =
   spawnSync("python3", ["-c", "pass"]).status === 0 || Boolean(process.env.CI);
 
-export { closedPort, hangingPort } from "../support/net";
+export { hangingPort } from "../support/net";
 
 /** True while `pid` exists and is not a zombie (PID 1 here may not reap orphans). */
 export function processRunning(pid: number): boolean {

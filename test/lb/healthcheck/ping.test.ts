@@ -1,7 +1,8 @@
 import { type AddressInfo, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { ping } from "../../../lb/src/healthcheck/ping";
-import { closedPort, hangingPort, hasPython, tcpServer, timed } from "./helpers";
+import { refusingPort } from "../support/net";
+import { hangingPort, hasPython, tcpServer, timed } from "./helpers";
 
 describe("ping healthcheck", () => {
   it("is healthy against a listening port and closes its connection", async () => {
@@ -18,8 +19,9 @@ describe("ping healthcheck", () => {
   });
 
   it("is unhealthy against a closed port, quickly", async () => {
-    const port = await closedPort();
-    const { value, ms } = await timed(ping("127.0.0.1", port, 2000));
+    const refusing = await refusingPort();
+    const { value, ms } = await timed(ping("127.0.0.1", refusing.port, 2000));
+    refusing.close();
     expect(value).toBe("unhealthy");
     expect(ms).toBeLessThan(1000);
   });

@@ -3,7 +3,8 @@ import { type AddressInfo, createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HealthcheckConfig } from "../../../lb/src/config/types";
 import { createProbeCheck, probeSpec } from "../../../lb/src/healthcheck/probe";
-import { closedPort, hangingPort, hasPython, tcpServer, timed, udpServer } from "./helpers";
+import { refusingPort } from "../support/net";
+import { hangingPort, hasPython, tcpServer, timed, udpServer } from "./helpers";
 
 function cfg(over: Partial<HealthcheckConfig>): HealthcheckConfig {
   return {
@@ -158,7 +159,9 @@ describe("tcp probe", () => {
 
   it("a closed port is unhealthy", async () => {
     const check = createProbeCheck(cfg({ probe_send: "PING", probe_recv: "PONG" }));
-    expect(await check("127.0.0.1", await closedPort(), 1000)).toBe("unhealthy");
+    const refusing = await refusingPort();
+    expect(await check("127.0.0.1", refusing.port, 1000)).toBe("unhealthy");
+    refusing.close();
   });
 });
 

@@ -8,6 +8,7 @@ import {
   hangingPort,
   nameServer,
   pseudoRandom,
+  refusingPort,
   request,
   sha256,
   sleep,
@@ -111,7 +112,9 @@ describe("tcp relay", () => {
   });
 
   it("serves every client when one backend refuses, retrying another and counting the refusals", async () => {
-    const dead = await closedPort();
+    const refusing = await refusingPort();
+    cleanups.push(async () => refusing.close());
+    const dead = refusing.port;
     const alive = track(await nameServer("alive"));
     const lb = track(
       await startBalancer(
@@ -131,7 +134,11 @@ describe("tcp relay", () => {
   });
 
   it("closes the client after the bounded retries when every backend refuses", async () => {
-    const ports = [await closedPort(), await closedPort(), await closedPort(), await closedPort()];
+    const held = await Promise.all([0, 1, 2, 3].map(() => refusingPort()));
+    cleanups.push(async () => {
+      for (const h of held) h.close();
+    });
+    const ports = held.map((h) => h.port);
     const lb = track(
       await startBalancer(
         tcpConfig(

@@ -182,3 +182,22 @@ export async function hangingPort(): Promise<{ port: number; close: () => void }
   });
   return { port, close: () => child.kill("SIGKILL") };
 }
+
+// Binds a TCP socket without listening: connects to its port are refused, and no other process
+// can take the port meanwhile (a port freed by closedPort() can be reused under parallel tests).
+const REFUSING_SOCKET = `
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()
+`;
+
+/** A 127.0.0.1 port that refuses connections for as long as it is held (needs python3). */
+export async function refusingPort(): Promise<{ port: number; close: () => void }> {
+  const child = spawn("python3", ["-c", REFUSING_SOCKET], { stdio: ["pipe", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once("error", reject);
+  });
+  return { port, close: () => child.kill("SIGKILL") };
+}
