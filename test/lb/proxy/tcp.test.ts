@@ -4,7 +4,6 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningBalancer, startBalancer } from "../support/balancer";
 import {
-  closedPort,
   hangingPort,
   nameServer,
   pseudoRandom,
