@@ -1,7 +1,8 @@
 // End to end: containers come and go behind a region's entry point (registered through the
 // LbServer provider, docker discovery against the region's real dockerd) while clients keep
-// asking. A killed container stops receiving requests and no client request fails while another
-// backend is healthy; a started container receives traffic within 1 s.
+// asking. A killed container stops receiving requests, and no client request fails while another
+// backend is healthy except those the container held when it died; a started container receives
+// traffic within 1 s.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "../support/docker/testbed";
 import { type Answer, type Cluster, get, startCluster, until } from "./support/cluster";
@@ -76,9 +77,10 @@ afterAll(async () => {
 }, 120_000);
 
 describe.skipIf(!canRun)("e2e: containers come and go under load", () => {
-  it("docker kill: no request started after the kill reaches the container or fails", async () => {
+  it("docker kill: once the engine reports the container dead, no request reaches it or fails", async () => {
     const ip = c.tb.regions[0].ip;
-    const l = load(3);
+    const workers = 3;
+    const l = load(workers);
     await sleep(500);
     const t0 = Date.now();
     await c.tb.docker(1, "kill", "host1");
@@ -91,7 +93,8 @@ describe.skipIf(!canRun)("e2e: containers come and go under load", () => {
     await sleep(1000);
     await l.stop();
 
-    // When dockerd signalled the container and saw it exit (its own event stream, same clock).
+    // When dockerd signalled the container and when it saw it exit (its own event stream, same
+    // clock).
     const events = await c.tb.docker(
       1,
       ..."events --filter container=host1 --format {{.Action}}:{{.TimeNano}}".split(" "),
@@ -105,24 +108,30 @@ describe.skipIf(!canRun)("e2e: containers come and go under load", () => {
     const killedAt = at("kill");
     const diedAt = at("die");
 
-    const after = l.samples.filter((s) => s.start >= killedAt);
-    expect(after.length).toBeGreaterThan(20);
-    expect(after.filter((s) => s.error)).toEqual([]);
-    expect(new Set(after.map((s) => s.body))).toEqual(new Set(["host2"]));
+    // From the "die" event on, host1's port refuses: the balancer retries such connects on
+    // host2 until discovery (driven by the same event) takes host1 out, so nothing fails.
+    const afterDeath = l.samples.filter((s) => s.start >= diedAt);
+    expect(afterDeath.length).toBeGreaterThan(20);
+    expect(afterDeath.filter((s) => s.error)).toEqual([]);
+    expect(new Set(afterDeath.map((s) => s.body))).toEqual(new Set(["host2"]));
     // Before `docker kill` ran every request succeeded, and host1 was serving.
     const before = l.samples.filter((s) => s.end < t0);
     expect(before.filter((s) => s.error)).toEqual([]);
     expect(before.some((s) => s.body === "host1")).toBe(true);
-    // The only failures allowed: requests in flight on host1 when SIGKILL hit it, which happened
-    // between \`docker kill\` starting (t0) and dockerd logging the kill event (after signalling).
-    // An L4 balancer cannot replay a request whose backend died after accepting it (nor can
-    // gobetween or HAProxy in TCP mode).
+    // The only failures allowed: requests host1 held when SIGKILL took effect — being served,
+    // or already accepted by the kernel into its listen queue (dockerd logs "kill" after
+    // signalling, but a loaded machine may run the dying process milliseconds later). They all
+    // end at that one instant, so each client loses at most one. An L4 balancer cannot replay
+    // a request whose backend accepted it and died (nor can gobetween or HAProxy in TCP mode).
     const cut = l.samples.filter((s) => s.error);
-    for (const s of cut) expect(s.start < killedAt && s.end >= t0, JSON.stringify(s)).toBe(true);
+    for (const s of cut) expect(s.start < diedAt && s.end >= t0, JSON.stringify(s)).toBe(true);
+    expect(cut.length).toBeLessThanOrEqual(workers);
     expect(await discovered()).toEqual([`${ip}:22002`]);
+    const killToDie = l.samples.filter((s) => s.start >= killedAt && s.start < diedAt);
     process.stdout.write(
-      `[e2e churn] ${l.samples.length} requests, ${after.length} after the kill: 0 failed; ` +
-        `${cut.length} in flight on host1 at the kill cut off; kill→die ${diedAt - killedAt} ms; ` +
+      `[e2e churn] ${l.samples.length} requests, ${afterDeath.length} after the die event: 0 failed; ` +
+        `${cut.length} cut off on host1 (${killToDie.length} started between kill and die); ` +
+        `kill→die ${diedAt - killedAt} ms; ` +
         `out of rotation ${outOfRotation} ms after \`docker kill\` started\n`,
     );
   });
