@@ -1,11 +1,14 @@
 // geoswarm-lb command line: load and validate the config, then run every server until
 // SIGTERM/SIGINT, which drains connections for the configured grace period and exits 0.
 import { writeFileSync } from "node:fs";
+import { isMainThread, workerData } from "node:worker_threads";
 import { parseCliArgs, USAGE } from "./cli-args";
 import { ConfigError, loadConfig, summarizeConfig } from "./config";
 import { createLogger } from "./log/logger";
 import { type RunningLb, runLb } from "./run";
 import { VERSION } from "./version";
+import { isWorkerInit } from "./workers/protocol";
+import { runReplica } from "./workers/replica";
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config. */
 async function main(argv: string[]): Promise<number> {
@@ -47,7 +50,12 @@ async function main(argv: string[]): Promise<number> {
   if (cmd.pidfile) writeFileSync(cmd.pidfile, String(process.pid), { mode: 0o644 });
   let lb: RunningLb;
   try {
-    lb = await runLb(loaded.config, log, { source: cmd.source, envSubst: cmd.envSubst });
+    lb = await runLb(loaded.config, log, {
+      source: cmd.source,
+      envSubst: cmd.envSubst,
+      // The bundle itself: worker threads start from it (workers/replica.ts).
+      workerEntry: __filename,
+    });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, "startup failed");
     return 1;
@@ -93,10 +101,14 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`geoswarm-lb: ${(err as Error).stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+if (!isMainThread && isWorkerInit(workerData)) {
+  runReplica(workerData);
+} else {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`geoswarm-lb: ${(err as Error).stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}

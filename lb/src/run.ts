@@ -8,6 +8,7 @@ import { Balancer } from "./core/balancer";
 import { splitBind } from "./core/server";
 import type { Logger } from "./log/logger";
 import { createMetricsRegistry, startMetricsServer } from "./stats/metrics";
+import { supportsReusePort, WorkerPool } from "./workers/pool";
 
 export interface RunningLb {
   balancer: Balancer;
@@ -28,16 +29,28 @@ function addressOf(a: string | { address: string; port: number } | null): string
 export async function runLb(
   config: LbConfig,
   log: Logger,
-  opts: { source?: ConfigSource; envSubst?: boolean } = {},
+  opts: {
+    source?: ConfigSource;
+    envSubst?: boolean;
+    /** The geoswarm-lb bundle, which worker threads run (`workers > 1`). */
+    workerEntry?: string;
+  } = {},
 ): Promise<RunningLb> {
-  const balancer = new Balancer(config, log, opts);
-  await balancer.start();
+  const workers = await startWorkers(config, log, opts.workerEntry);
+  const balancer = new Balancer(config, log, { ...opts, workers });
+  try {
+    await balancer.start();
+  } catch (err) {
+    await workers?.close();
+    throw err;
+  }
   const running: RunningLb = {
     balancer,
     async stop(graceMs?: number) {
       await running.api?.close();
       running.metrics?.close();
       await balancer.stop(graceMs);
+      await workers?.close();
     },
   };
   try {
@@ -50,7 +63,9 @@ export async function runLb(
     }
     if (config.metrics.enabled) {
       const { host, port } = splitBind(config.metrics.bind);
-      running.metrics = await startMetricsServer(createMetricsRegistry(balancer), host, port);
+      running.metrics = await startMetricsServer(createMetricsRegistry(balancer), host, port, () =>
+        balancer.syncStats(),
+      );
       running.metricsAddress = addressOf(running.metrics.address());
       log.info({ bind: running.metricsAddress }, "metrics listening");
     }
@@ -59,4 +74,19 @@ export async function runLb(
     throw err;
   }
   return running;
+}
+
+async function startWorkers(
+  config: LbConfig,
+  log: Logger,
+  entry: string | undefined,
+): Promise<WorkerPool | undefined> {
+  if (config.workers <= 1) return undefined;
+  if (!supportsReusePort()) {
+    throw new Error(
+      `workers = ${config.workers} needs Node.js >= 22.12 (listeners shared with SO_REUSEPORT); this is Node.js ${process.version}`,
+    );
+  }
+  if (!entry) throw new Error(`workers = ${config.workers} needs the built geoswarm-lb bundle`);
+  return WorkerPool.start(config.workers - 1, entry, config.logging, log);
 }

@@ -104,6 +104,11 @@ export async function buildApi(
     return sendError(reply, status, err.message);
   });
   app.setNotFoundHandler((_req, reply) => sendError(reply, 404, "no such route"));
+  // With worker threads, byte and connection totals are collected on demand, so every answer
+  // (stats, dashboard, dump) counts the traffic of all threads up to this request.
+  app.addHook("preHandler", async (req) => {
+    if (req.url !== "/ping") await balancer.syncStats();
+  });
 
   registerSystemRoutes(app, balancer);
   registerServerRoutes(app, balancer);

@@ -160,6 +160,11 @@ export interface LbConfig {
   defaults: ConnectionOptions;
   shutdown: ShutdownConfig;
   state: StateConfig;
+  /**
+   * geoswarm extension (top-level key): threads that accept on every TCP server's bind
+   * (SO_REUSEPORT), sharing election counters. Default 1. More than 1 needs Node >= 22.12.
+   */
+  workers: number;
   servers: Record<string, ServerConfig>;
 }
 

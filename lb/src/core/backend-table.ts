@@ -3,6 +3,29 @@
 // Nothing else mutates a Backend.
 import type { BackendSpec } from "../config/types";
 import type { Backend, ElectionContext, Strategy } from "./backend";
+import type { SharedCounters } from "./shared-counters";
+
+/**
+ * With `workers > 1`, backends' active counts live in shared memory. The main thread's table
+ * (fed by discovery) allocates slots; a worker's replica table takes them from the main
+ * thread's published list (`replace`).
+ */
+export interface SharedElection {
+  counters: SharedCounters;
+  /** Main thread only: a slot for a new backend (0 when none is left). */
+  allocate?(): number;
+  /** Main thread only: a removed backend's slot, to be reused once no thread can touch it. */
+  retire?(slot: number): void;
+}
+
+/** What a worker's replica needs of one backend; the main thread's table is the source. */
+export interface BackendEntry extends BackendSpec {
+  key: string;
+  live: boolean;
+  discovered: boolean;
+  enabled: boolean;
+  slot: number;
+}
 
 export interface BackendTableOptions {
   strategy: Strategy;
@@ -10,6 +33,9 @@ export interface BackendTableOptions {
   initialLive: boolean;
   /** Called after the set of backends changes (added or removed), e.g. to resync healthchecks. */
   onMembershipChange?: (backends: readonly Backend[]) => void;
+  /** Called after anything an election reads changes (membership, live, enabled, weights). */
+  onElectionChange?: () => void;
+  shared?: SharedElection;
 }
 
 export interface DiscoveryMergeResult {
@@ -29,6 +55,8 @@ export class BackendTable {
   private strategy: Strategy;
   private initialLive: boolean;
   private readonly onMembershipChange?: (backends: readonly Backend[]) => void;
+  private readonly onElectionChange?: () => void;
+  private readonly shared?: SharedElection;
   private lastRx = new Map<string, number>();
   private lastTx = new Map<string, number>();
 
@@ -36,6 +64,8 @@ export class BackendTable {
     this.strategy = opts.strategy;
     this.initialLive = opts.initialLive;
     this.onMembershipChange = opts.onMembershipChange;
+    this.onElectionChange = opts.onElectionChange;
+    this.shared = opts.shared;
   }
 
   get backends(): readonly Backend[] {
@@ -74,7 +104,7 @@ export class BackendTable {
         existing.sni = spec.sni;
         existing.discovered = true;
       } else {
-        this.byKey.set(key, newBackend(key, spec, this.initialLive));
+        this.byKey.set(key, this.create(key, spec, this.initialLive));
         added.push(key);
       }
     }
@@ -84,7 +114,7 @@ export class BackendTable {
       if (seen.has(key)) continue;
       backend.discovered = false;
       if (backend.activeConnections === 0) {
-        this.byKey.delete(key);
+        this.remove(backend);
         removed.push(key);
       } else {
         lingering.push(key);
@@ -99,7 +129,7 @@ export class BackendTable {
     const backend = this.byKey.get(key);
     if (!backend || backend.live === live) return false;
     backend.live = live;
-    this.eligible = null;
+    this.invalidate();
     return true;
   }
 
@@ -108,7 +138,7 @@ export class BackendTable {
     const backend = this.byKey.get(key);
     if (!backend) return false;
     backend.enabled = enabled;
-    this.eligible = null;
+    this.invalidate();
     return true;
   }
 
@@ -127,8 +157,15 @@ export class BackendTable {
     }
     if (candidates.length === 0) return undefined;
     const backend = candidates.length === 1 ? candidates[0] : this.strategy.elect(candidates, ctx);
-    backend.activeConnections++;
-    return backend;
+    if (!this.shared) {
+      backend.activeConnections++;
+      return backend;
+    }
+    // Another thread may have taken the backend's last place since the filter above read it.
+    if (this.shared.counters.tryAcquire(backend.slot, backend.max_connections)) return backend;
+    const full = new Set(exclude);
+    full.add(backend);
+    return this.elect(ctx, full);
   }
 
   /** The elected backend accepted the connection. */
@@ -148,15 +185,93 @@ export class BackendTable {
   }
 
   private release(backend: Backend): void {
-    backend.activeConnections--;
+    if (this.shared) this.shared.counters.release(backend.slot);
+    else backend.activeConnections--;
     if (
       !backend.discovered &&
       backend.activeConnections === 0 &&
       this.byKey.get(backend.key) === backend
     ) {
-      this.byKey.delete(backend.key);
+      this.remove(backend);
       this.rebuild(true);
     }
+  }
+
+  /**
+   * Drops undiscovered backends whose connections have all ended. With workers the last
+   * connection may end on another thread, which cannot call release() here; the main thread
+   * sweeps on its rate tick.
+   */
+  sweepLingering(): void {
+    let removed = false;
+    for (const b of this.all) {
+      if (!b.discovered && b.activeConnections === 0 && this.byKey.get(b.key) === b) {
+        this.remove(b);
+        removed = true;
+      }
+    }
+    if (removed) this.rebuild(true);
+  }
+
+  /**
+   * Worker replicas: takes the main thread's backend list as it is (slots included). Backends
+   * that remain keep their objects (their connections and totals); a backend gone from the list
+   * stays referenced by its live connections only.
+   */
+  replace(list: readonly BackendEntry[]): void {
+    const previous = new Map(this.byKey);
+    this.byKey.clear();
+    for (const entry of list) {
+      const existing = previous.get(entry.key);
+      if (existing && existing.slot === entry.slot) {
+        existing.weight = entry.weight;
+        existing.priority = entry.priority;
+        existing.max_connections = entry.max_connections;
+        existing.sni = entry.sni;
+        existing.live = entry.live;
+        existing.discovered = entry.discovered;
+        existing.enabled = entry.enabled;
+        this.byKey.set(entry.key, existing);
+      } else {
+        const b = newBackend(entry.key, entry, entry.live, entry.slot, this.shared?.counters);
+        b.discovered = entry.discovered;
+        b.enabled = entry.enabled;
+        this.byKey.set(entry.key, b);
+      }
+    }
+    this.rebuild(true);
+  }
+
+  private create(key: string, spec: BackendSpec, live: boolean): Backend {
+    const slot = this.shared?.allocate?.() ?? 0;
+    return newBackend(key, spec, live, slot, this.shared?.counters);
+  }
+
+  private remove(backend: Backend): void {
+    this.byKey.delete(backend.key);
+    if (backend.slot > 0) this.shared?.retire?.(backend.slot);
+  }
+
+  private invalidate(): void {
+    this.eligible = null;
+    this.onElectionChange?.();
+  }
+
+  /** The list a worker's replica takes (replace). */
+  entries(): BackendEntry[] {
+    return this.all.map((b) => ({
+      key: b.key,
+      host: b.host,
+      port: b.port,
+      weight: b.weight,
+      priority: b.priority,
+      max_connections: b.max_connections,
+      sni: b.sni,
+      live: b.live,
+      discovered: b.discovered,
+      enabled: b.enabled,
+      slot: b.slot,
+    }));
   }
 
   /** Recomputes per-second rates over `windowMs`; called on a fixed tick (2 s). */
@@ -177,19 +292,32 @@ export class BackendTable {
       a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
     );
     this.anyBackendLimit = this.all.some((b) => b.max_connections > 0);
-    this.eligible = null;
+    this.invalidate();
     if (membershipChanged) this.onMembershipChange?.(this.all);
   }
 
   private rebuildEligible(): Backend[] {
-    this.eligible = this.all.filter((b) => b.discovered && b.live && b.enabled);
+    // With shared counters a backend without a slot (all taken) cannot be counted, so it is
+    // never elected.
+    this.eligible = this.all.filter(
+      (b) => b.discovered && b.live && b.enabled && (!this.shared || b.slot > 0),
+    );
     return this.eligible;
   }
 }
 
-/** A fresh table entry for a discovered backend (counters at zero). */
-export function newBackend(key: string, spec: BackendSpec, live: boolean): Backend {
-  return {
+/**
+ * A fresh table entry for a discovered backend (counters at zero). With `shared`, its
+ * activeConnections reads the shared counter of `slot`.
+ */
+export function newBackend(
+  key: string,
+  spec: BackendSpec,
+  live: boolean,
+  slot = 0,
+  shared?: SharedCounters,
+): Backend {
+  const backend: Backend = {
     key,
     host: spec.host,
     port: spec.port,
@@ -200,6 +328,7 @@ export function newBackend(key: string, spec: BackendSpec, live: boolean): Backe
     live,
     discovered: true,
     enabled: true,
+    slot,
     activeConnections: 0,
     totalConnections: 0,
     refusedConnections: 0,
@@ -208,4 +337,11 @@ export function newBackend(key: string, spec: BackendSpec, live: boolean): Backe
     rxSecond: 0,
     txSecond: 0,
   };
+  if (shared) {
+    Object.defineProperty(backend, "activeConnections", {
+      get: () => (slot > 0 ? shared.load(slot) : 0),
+      enumerable: true,
+    });
+  }
+  return backend;
 }

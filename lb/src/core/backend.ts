@@ -17,6 +17,11 @@ export interface Backend {
   discovered: boolean;
   /** Operator switch (API): a disabled backend is never elected. */
   enabled: boolean;
+  /**
+   * Index of its election counter in the server's SharedCounters when `workers > 1` (then
+   * activeConnections reads that counter: every thread's connections); 0 otherwise.
+   */
+  slot: number;
   activeConnections: number;
   totalConnections: number;
   refusedConnections: number;

@@ -4,6 +4,7 @@ import { loadConfig, parseDuration } from "../config";
 import { ConfigError, type ConfigSource, type LbConfig, type ServerConfig } from "../config/types";
 import type { Logger } from "../log/logger";
 import { applyOverlay, type Overlay, StateStore } from "../state/store";
+import type { WorkerPool } from "../workers/pool";
 import { Server, sameJson } from "./server";
 
 /** A change refused for a reason the client can fix; `status` is the HTTP status to answer. */
@@ -29,6 +30,8 @@ export interface BalancerOptions {
   /** Where the config came from; needed for reload. */
   source?: ConfigSource;
   envSubst?: boolean;
+  /** `workers > 1`: the data-plane threads every TCP server also runs on. */
+  workers?: WorkerPool;
 }
 
 export class Balancer {
@@ -107,10 +110,21 @@ export class Balancer {
   }
 
   private async startServer(name: string, cfg: ServerConfig): Promise<Server> {
-    const server = new Server(name, cfg, this.log.child({ component: "server", server: name }));
+    const pool = this.opts.workers;
+    const server = new Server(
+      name,
+      cfg,
+      this.log.child({ component: "server", server: name }),
+      pool ? { shared: pool.newShared(), workers: pool } : {},
+    );
     await server.start();
     this.servers.set(name, server);
     return server;
+  }
+
+  /** Brings the workers' byte and connection totals into the stats (no-op without workers). */
+  syncStats(): Promise<void> {
+    return this.opts.workers?.syncTotals() ?? Promise.resolve();
   }
 
   private refreshConfig(): void {
@@ -249,6 +263,7 @@ export class Balancer {
         "defaults",
         "shutdown",
         "state",
+        "workers",
       ] as const) {
         if (!sameJson(loaded.config[section], this._config[section])) {
           this.log.warn(

@@ -12,7 +12,8 @@ import type { FrontendSettings, ProxyContext, ServerCounters } from "../proxy/co
 import { TcpFrontend } from "../proxy/tcp";
 import { UdpFrontend } from "../proxy/udp";
 import { AccessList, normalizeClientIp } from "./access";
-import { BackendTable } from "./backend-table";
+import { BackendTable, type SharedElection } from "./backend-table";
+import type { SharedCounters } from "./shared-counters";
 
 /** Rates (rx_second/tx_second) are averaged over this window, as gobetween's. */
 export const RATE_WINDOW_MS = 2000;
@@ -74,15 +75,43 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * The main thread's side of `workers > 1` (workers/pool.ts): told of every change the worker
+ * threads' copies of a server must follow.
+ */
+export interface WorkerLink {
+  started(server: Server): Promise<void>;
+  updated(server: Server): Promise<void>;
+  backendsChanged(server: Server): void;
+  stopped(server: Server, graceMs: number): Promise<void>;
+  closeBackend(server: Server, key: string): Promise<number>;
+}
+
+export interface ServerOptions {
+  /** `workers > 1`: election counters shared with the other threads. */
+  shared?: SharedElection;
+  /** Main thread with workers. */
+  workers?: WorkerLink;
+  /**
+   * A worker thread's copy: no discovery, healthchecks or rates; its backends come from the
+   * main thread (table.replace) and it binds the address the main thread resolved.
+   */
+  replica?: { host: string; port: number };
+}
+
+let nextServerId = 1;
+
 export class Server {
+  /** Unique in the process: a deleted server may drain while a new one of its name starts. */
+  readonly id = nextServerId++;
   readonly table: BackendTable;
   readonly counters: ServerCounters = { activeConnections: 0, rxTotal: 0, txTotal: 0 };
   private settings: FrontendSettings;
   private frontend: TcpFrontend | UdpFrontend;
   /** Front ends replaced by a re-bind, draining their connections. */
   private readonly retired = new Set<TcpFrontend | UdpFrontend>();
-  private discovery: DiscoveryRunner;
-  private healthcheck: HealthcheckRunner;
+  private discovery?: DiscoveryRunner;
+  private healthcheck?: HealthcheckRunner;
   private readonly ctx: ProxyContext;
   private _config: ServerConfig;
   private rateTimer?: NodeJS.Timeout;
@@ -96,24 +125,44 @@ export class Server {
     readonly name: string,
     config: ServerConfig,
     private readonly log: Logger,
+    private readonly opts: ServerOptions = {},
   ) {
     this._config = config;
     this.settings = frontendSettings(config);
-    this.healthcheck = this.createHealthcheck(config);
+    if (!opts.replica) this.healthcheck = this.createHealthcheck(config);
     this.table = new BackendTable({
       strategy: createStrategy(config.balance),
       initialLive: initialLive(config),
-      onMembershipChange: (backends) => this.healthcheck.sync(backends),
+      onMembershipChange: (backends) => this.healthcheck?.sync(backends),
+      onElectionChange: opts.workers ? () => opts.workers?.backendsChanged(this) : undefined,
+      shared: opts.shared,
     });
-    this.discovery = this.createDiscovery(config);
+    if (!opts.replica) this.discovery = this.createDiscovery(config);
     this.ctx = {
       table: this.table,
       counters: this.counters,
       config: () => this.settings,
       clientIp: normalizeClientIp,
       log: this.log,
+      shared: opts.shared?.counters,
     };
     this.frontend = this.createFrontend(config);
+  }
+
+  /** Client connections (TCP) or sessions (UDP) of every thread. */
+  get activeConnections(): number {
+    return this.opts.shared
+      ? this.opts.shared.counters.serverActive
+      : this.counters.activeConnections;
+  }
+
+  /** Where this thread's listener should bind. */
+  private bindOf(config: ServerConfig): { host: string; port: number } {
+    return this.opts.replica ?? splitBind(config.bind);
+  }
+
+  private get reusePort(): boolean {
+    return Boolean(this.opts.shared);
   }
 
   get config(): ServerConfig {
@@ -158,13 +207,14 @@ export class Server {
    * A changed bind or protocol binds the new listener first (a failure leaves the server as it
    * was) and drains the old one.
    */
-  async update(next: ServerConfig): Promise<void> {
+  async update(next: ServerConfig, replicaBind?: { host: string; port: number }): Promise<void> {
     const prev = this._config;
+    if (replicaBind && this.opts.replica) this.opts.replica = replicaBind;
     const rebind = next.bind !== prev.bind || next.protocol !== prev.protocol;
     if (rebind && this.state === "running") {
       const frontend = this.createFrontend(next);
-      const { host, port } = splitBind(next.bind);
-      await frontend.listen(host, port);
+      const { host, port } = this.bindOf(next);
+      await frontend.listen(host, port, this.reusePort);
       const old = this.frontend;
       this.frontend = frontend;
       this.retired.add(old);
@@ -176,30 +226,42 @@ export class Server {
     this._config = next;
     this.settings = frontendSettings(next);
     if (next.balance !== prev.balance) this.table.setStrategy(createStrategy(next.balance));
-    if (!sameJson(next.healthcheck, prev.healthcheck)) {
-      this.healthcheck.stop();
+    if (!this.opts.replica && !sameJson(next.healthcheck, prev.healthcheck)) {
+      this.healthcheck?.stop();
       this.table.setInitialLive(initialLive(next));
       if (next.healthcheck.kind === "none")
         for (const b of this.table.backends) this.table.setLive(b.key, true);
       this.healthcheck = this.createHealthcheck(next);
       if (this.state === "running") this.healthcheck.sync(this.table.backends);
     }
-    if (!sameJson(next.discovery, prev.discovery)) {
-      this.discovery.stop();
+    if (!this.opts.replica && !sameJson(next.discovery, prev.discovery)) {
+      this.discovery?.stop();
       this.discovery = this.createDiscovery(next);
       if (this.state === "running") this.discovery.start();
     }
+    await this.opts.workers?.updated(this);
     this.log.info({ rebind }, "server updated in place");
   }
 
   /** Binds the listener, then starts discovery and healthchecks. Rejects if the bind fails. */
   async start(): Promise<void> {
-    const { host, port } = splitBind(this.config.bind);
-    await this.frontend.listen(host, port);
+    const { host, port } = this.bindOf(this.config);
+    await this.frontend.listen(host, port, this.reusePort);
     this.state = "running";
-    this.discovery.start();
-    this.rateTimer = setInterval(() => this.updateRates(), RATE_WINDOW_MS);
-    this.rateTimer.unref();
+    if (this.opts.workers) {
+      try {
+        await this.opts.workers.started(this);
+      } catch (err) {
+        await this.stop(0);
+        throw err;
+      }
+    }
+    this.discovery?.start();
+    // With workers the pool ticks rates for every server, after collecting the workers' totals.
+    if (!this.opts.replica && !this.opts.workers) {
+      this.rateTimer = setInterval(() => this.updateRates(), RATE_WINDOW_MS);
+      this.rateTimer.unref();
+    }
     this.log.info(
       { bind: this.boundAddress(), protocol: this.config.protocol, balance: this.config.balance },
       "server started",
@@ -212,6 +274,16 @@ export class Server {
     return isIPv4(a.address) ? `${a.address}:${a.port}` : `[${a.address}]:${a.port}`;
   }
 
+  /** The listener's address and port, as other threads must bind them. */
+  boundSocket(): { address: string; port: number } {
+    const { address, port } = this.frontend.address();
+    return { address, port };
+  }
+
+  get sharedCounters(): SharedCounters | undefined {
+    return this.opts.shared?.counters;
+  }
+
   /**
    * Stops accepting, lets live connections finish for up to `graceMs`, then closes the rest.
    * Discovery and healthchecks stop at once.
@@ -219,11 +291,12 @@ export class Server {
   async stop(graceMs: number): Promise<void> {
     if (this.state === "stopped" || this.state === "stopping") return;
     this.state = "stopping";
-    this.discovery.stop();
-    this.healthcheck.stop();
+    this.discovery?.stop();
+    this.healthcheck?.stop();
     if (this.rateTimer) clearInterval(this.rateTimer);
     const frontends = [this.frontend, ...this.retired];
     await Promise.all(frontends.map((f) => f.stopAccepting()));
+    const workersDone = this.opts.workers?.stopped(this, graceMs);
     const drained = await Promise.all(frontends.map((f) => f.waitIdle(graceMs)));
     if (drained.includes(false)) {
       this.log.warn(
@@ -233,6 +306,7 @@ export class Server {
       for (const f of frontends) f.destroyAll();
       await Promise.all(frontends.map((f) => f.waitIdle(1000)));
     }
+    await workersDone;
     this.state = "stopped";
     this.log.info("server stopped");
   }
@@ -249,26 +323,35 @@ export class Server {
     while (backend.activeConnections > 0 && Date.now() < until) {
       await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, until - Date.now()))));
     }
-    let closed = 0;
-    for (const f of [this.frontend, ...this.retired]) closed += f.closeBackendConnections(key);
+    let closed = this.closeBackendConnections(key);
+    if (this.opts.workers) closed += await this.opts.workers.closeBackend(this, key);
     if (closed > 0)
       this.log.info({ backend: key, closed }, "drain timeout: closed remaining connections");
     return { closed };
   }
 
-  private updateRates(): void {
+  /** Closes this thread's connections to one backend (a worker's part of drainBackend). */
+  closeBackendConnections(key: string): number {
+    let closed = 0;
+    for (const f of [this.frontend, ...this.retired]) closed += f.closeBackendConnections(key);
+    return closed;
+  }
+
+  /** Recomputes the 2 s rates; called by this server's timer, or by the worker pool's. */
+  updateRates(): void {
     const seconds = RATE_WINDOW_MS / 1000;
     this.rxSecond = Math.round((this.counters.rxTotal - this.lastRx) / seconds);
     this.txSecond = Math.round((this.counters.txTotal - this.lastTx) / seconds);
     this.lastRx = this.counters.rxTotal;
     this.lastTx = this.counters.txTotal;
     this.table.updateRates(RATE_WINDOW_MS);
+    if (this.opts.shared) this.table.sweepLingering();
   }
 
   /** gobetween's stats shape (GET /servers/:name/stats). */
   stats(): ServerStats {
     return {
-      active_connections: this.counters.activeConnections,
+      active_connections: this.activeConnections,
       rx_total: this.counters.rxTotal,
       tx_total: this.counters.txTotal,
       rx_second: this.rxSecond,

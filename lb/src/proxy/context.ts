@@ -2,6 +2,7 @@
 // in-place server update takes effect for new connections without touching live ones.
 import type { AccessList } from "../core/access";
 import type { BackendTable } from "../core/backend-table";
+import type { SharedCounters } from "../core/shared-counters";
 import type { Logger } from "../log/logger";
 
 export interface FrontendSettings {
@@ -21,6 +22,7 @@ export interface FrontendSettings {
 }
 
 export interface ServerCounters {
+  /** This thread's client connections (TCP) or sessions (UDP). */
   activeConnections: number;
   /** Bytes received from backends. */
   rxTotal: number;
@@ -34,4 +36,9 @@ export interface ProxyContext {
   config(): FrontendSettings;
   clientIp(remoteAddress: string | undefined): string;
   log: Logger;
+  /**
+   * `workers > 1`: the server's election counters shared by every thread; the server-wide
+   * connection count (and so max_connections) lives there too.
+   */
+  shared?: SharedCounters;
 }

@@ -18,11 +18,13 @@ export class TcpFrontend {
     );
   }
 
-  listen(host: string, port: number): Promise<void> {
+  /** `reusePort`: other threads bind the same address (workers > 1; Node >= 22.12). */
+  listen(host: string, port: number, reusePort = false): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.server.once("error", onError);
-      this.server.listen({ host: host || undefined, port, backlog: 4096 }, () => {
+      const options = { host: host || undefined, port, backlog: 4096, reusePort };
+      this.server.listen(options, () => {
         this.server.off("error", onError);
         this.server.on("error", (err) =>
           this.ctx.log.error({ err: err.message }, "listener error"),
@@ -72,17 +74,17 @@ export class TcpFrontend {
   private accept(client: net.Socket): void {
     const ctx = this.ctx;
     const cfg = ctx.config();
-    if (cfg.maxConnections > 0 && this.clients.size >= cfg.maxConnections) {
-      ctx.log.debug(
-        { client: client.remoteAddress },
-        "server max_connections reached, closing client",
-      );
-      client.destroy();
-      return;
-    }
     const clientIp = ctx.clientIp(client.remoteAddress);
     if (cfg.access && !cfg.access.allows(clientIp)) {
       ctx.log.debug({ client: clientIp }, "access denied");
+      client.destroy();
+      return;
+    }
+    const admitted = ctx.shared
+      ? ctx.shared.tryAcquireServer(cfg.maxConnections)
+      : cfg.maxConnections === 0 || this.clients.size < cfg.maxConnections;
+    if (!admitted) {
+      ctx.log.debug({ client: clientIp }, "server max_connections reached, closing client");
       client.destroy();
       return;
     }
@@ -153,6 +155,7 @@ class TcpConnection extends RelayPair implements ElectionContext {
     this.released = true;
     this.clients.delete(this.client);
     this.ctx.counters.activeConnections--;
+    this.ctx.shared?.releaseServer();
   }
 
   attempt(): void {

@@ -148,6 +148,7 @@ export class UdpFrontend {
     this.sessions.set(key, session);
     this.open.add(session);
     ctx.counters.activeConnections++;
+    ctx.shared?.tryAcquireServer(0);
     const cfg = ctx.config();
     if (cfg.clientIdleMs > 0) {
       session.clientTimer = setTimeout(() => this.closeSession(session), cfg.clientIdleMs);
@@ -221,6 +222,7 @@ export class UdpFrontend {
     if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
     this.open.delete(session);
     this.ctx.counters.activeConnections--;
+    this.ctx.shared?.releaseServer();
     if (!refused) this.ctx.table.connectionClosed(session.backend);
     try {
       session.socket.close();

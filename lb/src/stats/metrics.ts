@@ -53,7 +53,7 @@ const FAMILIES: Family[] = [
     help: "Client connections (TCP) or sessions (UDP)",
     type: "gauge",
     labelNames: SERVER,
-    read: (b) => perServer(b, (s) => s.counters.activeConnections),
+    read: (b) => perServer(b, (s) => s.activeConnections),
   },
   {
     name: "gobetween_server_rx_total",
@@ -214,21 +214,25 @@ export function createMetricsRegistry(balancer: Balancer): Registry {
   return registry;
 }
 
-/** Serves GET /metrics on `host:port`. */
+/** Serves GET /metrics on `host:port`; `beforeScrape` brings the numbers up to date. */
 export async function startMetricsServer(
   registry: Registry,
   host: string,
   port: number,
+  beforeScrape: () => Promise<void> = () => Promise.resolve(),
 ): Promise<HttpServer> {
   const server = createServer((req, res) => {
     if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found\n");
       return;
     }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-      (err: Error) => res.writeHead(500, { "content-type": "text/plain" }).end(`${err.message}\n`),
-    );
+    beforeScrape()
+      .then(() => registry.metrics())
+      .then(
+        (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+        (err: Error) =>
+          res.writeHead(500, { "content-type": "text/plain" }).end(`${err.message}\n`),
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

