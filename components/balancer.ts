@@ -35,8 +35,13 @@ export interface BalancerArgs {
   apiUser?: string;
   /** REST API port. Defaults to 8888. */
   apiPort?: number;
-  /** Node.js version installed on the host. Defaults to "20.18.1". */
+  /** Node.js version installed on the host. Defaults to "22.23.3". */
   nodeVersion?: string;
+  /**
+   * geoswarm-lb data-plane threads sharing every TCP listener (`workers`); above 1 needs
+   * nodeVersion >= 22.12. Defaults to 1.
+   */
+  workers?: number;
   /** sha256 of the Node.js linux-x64 tarball. Defaults to checking nodejs.org's SHASUMS256.txt. */
   nodeSha256?: string;
   /** Path of the built balancer. Defaults to `lb/dist/geoswarm-lb.cjs` in the geoswarm package. */
@@ -112,7 +117,7 @@ export class Balancer extends pulumi.ComponentResource {
         hostname: BALANCER_NAME,
         consulVersion: args.consul.version,
         config,
-        nodeVersion: args.nodeVersion ?? "20.18.1",
+        nodeVersion: args.nodeVersion ?? "22.23.3",
         nodeSha256: args.nodeSha256,
         lbUser: LB_USER,
       }),
@@ -135,7 +140,13 @@ export class Balancer extends pulumi.ComponentResource {
         .all([this.apiPassword, pulumi.output(args.consulClients)])
         .apply(([apiPassword, consulClients]) =>
           renderBalancerConfig(
-            balancerConfig({ apiPort, apiUser: this.apiUser, apiPassword, consulClients }),
+            balancerConfig({
+              apiPort,
+              apiUser: this.apiUser,
+              apiPassword,
+              consulClients,
+              workers: args.workers,
+            }),
           ),
         ),
     );

@@ -87,8 +87,8 @@ const balancer = z.strictObject({
   apiPort: port.default(8888),
   nodeVersion: z
     .string()
-    .regex(/^\d+\.\d+\.\d+$/, 'must be a Node.js version such as "20.18.1"')
-    .default("20.18.1"),
+    .regex(/^\d+\.\d+\.\d+$/, 'must be a Node.js version such as "22.12.0"')
+    .default("22.23.3"),
   /** sha256 of node-v<version>-linux-x64.tar.xz; when absent the tarball is checked against nodejs.org's SHASUMS256.txt. */
   nodeSha256: z
     .string()

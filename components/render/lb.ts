@@ -22,6 +22,8 @@ export interface BalancerConfigInput {
    * Order is kept; duplicates are removed.
    */
   consulClients: string[];
+  /** geoswarm-lb data-plane threads (`workers`); written only when above 1. Defaults to 1. */
+  workers?: number;
 }
 
 function accessRule(cidrOrIp: string): string {
@@ -39,6 +41,7 @@ function accessRule(cidrOrIp: string): string {
 export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
   const rules = [...new Set(i.consulClients.map(accessRule))];
   return {
+    ...(i.workers && i.workers > 1 ? { workers: i.workers } : {}),
     logging: { level: "info", output: "stdout", format: "json" },
     api: {
       enabled: true,

@@ -287,7 +287,7 @@ describe("user data", () => {
   it("gives the balancer a Consul client agent and the pinned Node.js installer", () => {
     const ud = userData("lb");
     expect(ud).toContain('"server": false');
-    expect(ud).toContain("version='20.18.1'");
+    expect(ud).toContain("version='22.23.3'");
   });
 });
 

@@ -53,6 +53,13 @@ describe("geoswarm-lb config", () => {
     expect(r.status, r.out).toBe(0);
   });
 
+  it("writes workers only above 1, as a top-level key the balancer accepts", () => {
+    expect(toml).not.toContain("workers");
+    const two = renderBalancerConfig(balancerConfig({ ...input, workers: 2 }));
+    expect(two).toMatch(/^workers = 2$/m);
+    expect(validateConfig(parse(two)).config.workers).toBe(2);
+  });
+
   it("passes the shared validateConfig without warnings", () => {
     const { config, warnings } = validateConfig(parse(toml));
     expect(warnings).toEqual([]);

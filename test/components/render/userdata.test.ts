@@ -89,7 +89,7 @@ const cases: [string, () => string][] = [
         hostname: "balancer",
         consulVersion: "1.20.2-1",
         config: clientConfig(),
-        nodeVersion: "20.18.1",
+        nodeVersion: "22.23.3",
         lbUser: "geoswarm-lb",
       }),
   ],
