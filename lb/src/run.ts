@@ -63,8 +63,15 @@ export async function runLb(
     }
     if (config.metrics.enabled) {
       const { host, port } = splitBind(config.metrics.bind);
-      running.metrics = await startMetricsServer(createMetricsRegistry(balancer), host, port, () =>
-        balancer.syncStats(),
+      const syncStats = (): Promise<void> =>
+        balancer.syncStats().catch((err: Error) => {
+          log.warn({ err: err.message }, "worker totals not collected; scraping older ones");
+        });
+      running.metrics = await startMetricsServer(
+        createMetricsRegistry(balancer),
+        host,
+        port,
+        syncStats,
       );
       running.metricsAddress = addressOf(running.metrics.address());
       log.info({ bind: running.metricsAddress }, "metrics listening");

@@ -104,10 +104,14 @@ export async function buildApi(
     return sendError(reply, status, err.message);
   });
   app.setNotFoundHandler((_req, reply) => sendError(reply, 404, "no such route"));
-  // With worker threads, byte and connection totals are collected on demand, so every answer
-  // (stats, dashboard, dump) counts the traffic of all threads up to this request.
+  // With worker threads, byte and connection totals are collected on demand, so every read
+  // (stats, dashboard, dump) counts the traffic of all threads up to this request. A worker that
+  // does not answer costs a log line and older totals, never the answer itself.
   app.addHook("preHandler", async (req) => {
-    if (req.url !== "/ping") await balancer.syncStats();
+    if (req.method !== "GET" || req.url === "/ping") return;
+    await balancer.syncStats().catch((err: Error) => {
+      log.warn({ err: err.message }, "worker totals not collected; answering with older ones");
+    });
   });
 
   registerSystemRoutes(app, balancer);

@@ -10,9 +10,15 @@ import { Worker } from "node:worker_threads";
 import type { LoggingConfig } from "../config/types";
 import type { SharedElection } from "../core/backend-table";
 import type { Server, WorkerLink } from "../core/server";
-import { SharedCounters, SlotAllocator } from "../core/shared-counters";
+import { BACKEND_SLOTS, SharedCounters, SlotAllocator } from "../core/shared-counters";
 import type { Logger } from "../log/logger";
-import type { FromWorker, ServerTotals, ToWorker, WorkerInit } from "./protocol";
+import {
+  DRAIN_UNBOUNDED,
+  type FromWorker,
+  type ServerTotals,
+  type ToWorker,
+  type WorkerInit,
+} from "./protocol";
 
 /** SO_REUSEPORT in net.Server.listen: Node 22.12 (22.x line) and 23.1. */
 export function supportsReusePort(version: string = process.versions.node): boolean {
@@ -35,6 +41,14 @@ interface Pending {
 
 const EMPTY_TOTALS: ServerTotals = { rx: 0, tx: 0, backends: {} };
 
+/** A server's slots, and the slots it removed that no published list has dropped yet. */
+interface SlotRecord {
+  slots: SlotAllocator;
+  retired: number[];
+  /** The workers run this server: a slot is free only once they applied a list without it. */
+  placed: boolean;
+}
+
 export class WorkerPool implements WorkerLink {
   private readonly threads: Worker[] = [];
   /** Per worker: the last backend-list version it applied. */
@@ -49,6 +63,7 @@ export class WorkerPool implements WorkerLink {
   /** Ids of the servers the workers run (TCP ones). */
   private readonly onWorkers = new Set<number>();
   private readonly toPublish = new Set<Server>();
+  private readonly records = new WeakMap<SharedCounters, SlotRecord>();
   private syncing?: Promise<void>;
   private rateTimer?: NodeJS.Timeout;
   private closing = false;
@@ -116,13 +131,39 @@ export class WorkerPool implements WorkerLink {
   /** Counters and slots for a new server's table. */
   newShared(): SharedElection {
     const counters = new SharedCounters();
-    const slots = new SlotAllocator(counters);
+    const record: SlotRecord = { slots: new SlotAllocator(counters), retired: [], placed: false };
+    this.records.set(counters, record);
     return {
       counters,
-      allocate: () => slots.allocate(Math.min(...this.applied)),
-      // Taken out of the list in the next published version at the earliest.
-      retire: (slot) => slots.retire(slot, this.version + 1),
+      allocate: () => {
+        const slot = record.slots.allocate(Math.min(...this.applied));
+        if (slot === 0) {
+          this.log.error(
+            { limit: BACKEND_SLOTS },
+            "workers: every backend slot of this server is in use; new backends are not elected",
+          );
+        }
+        return slot;
+      },
+      // Free once the version of the list that drops it is applied everywhere (publish()).
+      retire: (slot) => {
+        if (record.placed) record.retired.push(slot);
+        else record.slots.retire(slot, 0);
+      },
     };
+  }
+
+  /** Marks `server`'s removed slots with the version of the list that no longer has them. */
+  private markRetired(server: Server, version: number): void {
+    const record = server.sharedCounters && this.records.get(server.sharedCounters);
+    if (!record) return;
+    for (const slot of record.retired) record.slots.retire(slot, version);
+    record.retired = [];
+  }
+
+  private setPlaced(server: Server, placed: boolean): void {
+    const record = server.sharedCounters && this.records.get(server.sharedCounters);
+    if (record) record.placed = placed;
   }
 
   async started(server: Server): Promise<void> {
@@ -133,7 +174,8 @@ export class WorkerPool implements WorkerLink {
   async updated(server: Server): Promise<void> {
     const tcp = server.config.protocol === "tcp";
     if (tcp) await this.place(server);
-    else if (this.onWorkers.has(server.id)) await this.unplace(server, 0);
+    // Re-bound to UDP: like the main thread's old listener, the workers' drain with no deadline.
+    else if (this.onWorkers.has(server.id)) await this.unplace(server, DRAIN_UNBOUNDED);
   }
 
   async stopped(server: Server, graceMs: number): Promise<void> {
@@ -185,6 +227,9 @@ export class WorkerPool implements WorkerLink {
     const { address, port } = server.boundSocket();
     const counters = server.sharedCounters;
     if (!counters) throw new Error("a server run by workers needs shared counters");
+    // Before awaiting: if the answer times out, stop() must still reach the workers that started.
+    this.onWorkers.add(server.id);
+    this.setPlaced(server, true);
     const replies = await this.broadcast((request) => ({
       t: "server",
       id: server.id,
@@ -195,7 +240,6 @@ export class WorkerPool implements WorkerLink {
       counters: counters.buffer,
       request,
     }));
-    this.onWorkers.add(server.id);
     this.backendsChanged(server);
     const failed = replies.filter((r) => r.t === "done" && r.error);
     if (failed.length > 0) {
@@ -205,10 +249,18 @@ export class WorkerPool implements WorkerLink {
   }
 
   private async unplace(server: Server, graceMs: number): Promise<void> {
+    // The workers forget the server's totals when it stops there: collect them first.
+    await this.syncTotals().catch(() => undefined);
     this.onWorkers.delete(server.id);
     this.toPublish.delete(server);
-    await this.broadcast((request) => ({ t: "stop", id: server.id, graceMs, request }), graceMs);
+    await this.broadcast(
+      (request) => ({ t: "stop", id: server.id, graceMs, request }),
+      Math.max(0, graceMs),
+    );
     for (const totals of this.lastTotals) totals.delete(server.id);
+    // No worker runs it any more: its removed slots need no list version.
+    this.markRetired(server, 0);
+    this.setPlaced(server, false);
   }
 
   private publish(): void {
@@ -222,6 +274,7 @@ export class WorkerPool implements WorkerLink {
         version: ++this.version,
         list: server.table.entries(),
       };
+      this.markRetired(server, msg.version);
       for (const w of this.threads) w.postMessage(msg);
     }
   }
@@ -251,6 +304,9 @@ export class WorkerPool implements WorkerLink {
   }
 
   private async tickRates(): Promise<void> {
+    // A tick that finds the last collection still running skips, rather than computing a
+    // zero rate right after it.
+    if (this.syncing) return;
     try {
       await this.syncTotals();
     } catch (err) {

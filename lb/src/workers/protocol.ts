@@ -14,6 +14,9 @@ export interface ServerTotals {
   backends: Record<string, BackendTotals>;
 }
 
+/** `stop` grace meaning: stop accepting now, let connections end on their own. */
+export const DRAIN_UNBOUNDED = -1;
+
 export type ToWorker =
   | {
       t: "server";

@@ -5,7 +5,13 @@ import { parentPort } from "node:worker_threads";
 import { Server } from "../core/server";
 import { SharedCounters } from "../core/shared-counters";
 import { createLogger } from "../log/logger";
-import type { FromWorker, ServerTotals, ToWorker, WorkerInit } from "./protocol";
+import {
+  DRAIN_UNBOUNDED,
+  type FromWorker,
+  type ServerTotals,
+  type ToWorker,
+  type WorkerInit,
+} from "./protocol";
 
 export function runReplica(init: WorkerInit): void {
   const port = parentPort;
@@ -45,8 +51,16 @@ export function runReplica(init: WorkerInit): void {
       case "stop": {
         const server = servers.get(msg.id);
         servers.delete(msg.id);
+        const unbounded = msg.graceMs === DRAIN_UNBOUNDED;
         // Draining takes up to the grace period; later messages must not wait for it.
-        void (server?.stop(msg.graceMs) ?? Promise.resolve()).then(
+        const stopped = server?.stop(unbounded ? Number.POSITIVE_INFINITY : msg.graceMs);
+        if (unbounded) {
+          // The listener closed at once; the connections end on their own.
+          void stopped?.catch((err: Error) => log.error({ err: err.message }, "drain failed"));
+          reply({ t: "done", request: msg.request });
+          return;
+        }
+        void (stopped ?? Promise.resolve()).then(
           () => reply({ t: "done", request: msg.request }),
           (err: Error) => reply({ t: "done", request: msg.request, error: err.message }),
         );
