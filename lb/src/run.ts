@@ -3,6 +3,7 @@
 import type { Server as HttpServer } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { buildApi } from "./api/app";
+import { joinHostPort } from "./config";
 import type { ConfigSource, LbConfig } from "./config/types";
 import { Balancer } from "./core/balancer";
 import { splitBind } from "./core/server";
@@ -23,7 +24,7 @@ export interface RunningLb {
 
 function addressOf(a: string | { address: string; port: number } | null): string {
   if (!a || typeof a === "string") return String(a);
-  return a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  return joinHostPort(a.address, a.port);
 }
 
 export async function runLb(

@@ -40,6 +40,58 @@ export function parseHostPort(s: string, allowPortZero = false): HostPort | null
   return { host, port };
 }
 
+/**
+ * The host to dial or resolve: IPv6 literals lose the brackets a backend line or URL gives them
+ * ("[::1]" → "::1"), which net.connect, dgram and DNS would take for a name.
+ */
+export function unbracketHost(host: string): string {
+  return host.length > 2 && host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/** The host as written before `:port` or in a URL: IPv6 literals in brackets ("::1" → "[::1]"). */
+export function bracketHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/** `host:port`, IPv6 hosts in brackets. */
+export function joinHostPort(host: string, port: number): string {
+  return `${bracketHost(host)}:${port}`;
+}
+
+/**
+ * `scheme://host[:port][/]` with a scheme from `schemes` (discovery endpoints). The host comes
+ * back without brackets; the port is null when absent (the caller knows the scheme's default).
+ */
+export function parseUrlHost(
+  s: string,
+  schemes: readonly string[],
+): { scheme: string; host: string; port: number | null } | null {
+  const m = /^([a-z]+):\/\/([^/\s]+)\/?$/.exec(s);
+  if (!m || !schemes.includes(m[1])) return null;
+  const withPort = parseHostPort(m[2]);
+  if (withPort) return withPort.host === "" ? null : { scheme: m[1], ...withPort };
+  const hostOnly = parseHostPort(`${m[2]}:1`);
+  return hostOnly && hostOnly.host !== ""
+    ? { scheme: m[1], host: hostOnly.host, port: null }
+    : null;
+}
+
+/** `consul_host`: `host:port` or `http(s)://host:port`; scheme null when not written. */
+export function parseConsulHost(
+  s: string,
+): { scheme: "http" | "https" | null; host: string; port: number } | null {
+  const url = parseUrlHost(s, ["http", "https"]);
+  if (url) {
+    if (url.port === null) return null;
+    return { scheme: url.scheme as "http" | "https", host: url.host, port: url.port };
+  }
+  const hp = parseHostPort(s);
+  return hp && hp.host !== "" ? { scheme: null, ...hp } : null;
+}
+
+/** Schemes of a TCP `docker_endpoint` (besides `unix:///path`). */
+export const DOCKER_URL_SCHEMES = ["tcp", "http", "https"] as const;
+
 /** True for hosts that only listen on the loopback interface. */
 export function isLoopbackHost(host: string): boolean {
   if (host.toLowerCase() === "localhost") return true;

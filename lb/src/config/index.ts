@@ -1,6 +1,17 @@
 // Public surface of the configuration module.
 
-export { isIpLiteral, isLoopbackHost, isWildcardHost, parseHostPort } from "./address";
+export {
+  bracketHost,
+  DOCKER_URL_SCHEMES,
+  isIpLiteral,
+  isLoopbackHost,
+  isWildcardHost,
+  joinHostPort,
+  parseConsulHost,
+  parseHostPort,
+  parseUrlHost,
+  unbracketHost,
+} from "./address";
 export {
   BACKEND_LINE_SYNTAX,
   DEFAULT_BACKEND_PATTERN,

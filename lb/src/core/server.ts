@@ -1,8 +1,7 @@
 // One configured server: its listener (TCP or UDP), its backend table, discovery and
 // healthchecks. Data flows one way: discovery → table ← healthchecks; front end → table.
-import { isIPv4 } from "node:net";
 import { createStrategy } from "../balance";
-import { parseDuration, parseHostPort } from "../config";
+import { joinHostPort, parseDuration, parseHostPort } from "../config";
 import type { ServerConfig } from "../config/types";
 import { createDiscovery } from "../discovery";
 import type { DiscoveryRunner } from "../discovery/runner";
@@ -271,7 +270,7 @@ export class Server {
   /** The address actually bound (useful with port 0). */
   boundAddress(): string {
     const a = this.frontend.address();
-    return isIPv4(a.address) ? `${a.address}:${a.port}` : `[${a.address}]:${a.port}`;
+    return joinHostPort(a.address, a.port);
   }
 
   /** The listener's address and port, as other threads must bind them. */

@@ -11,7 +11,7 @@
 // X-Consul-Index) and a bounded `wait`; Consul answers when the result changes or the wait ends.
 // As Consul's documentation asks, the index is reset when it goes backwards, forced to at least 1,
 // and the loop is rate limited. Errors end the watcher; the runner then polls and reconnects.
-import { parseHostPort } from "../config";
+import { bracketHost, parseConsulHost } from "../config";
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
 import { type HttpTarget, httpGetOk, keepAliveAgent } from "./http";
@@ -34,18 +34,12 @@ export function consulSource(
   requestTimeoutMs: number,
 ): DiscoverySource {
   const raw = cfg.consul_host as string;
-  let scheme: "http:" | "https:" = cfg.consul_tls_enabled ? "https:" : "http:";
-  let hostPort = raw;
-  const m = /^(https?):\/\/([^/]+)\/?$/.exec(raw);
-  if (m) {
-    if (m[1] === "https") scheme = "https:";
-    hostPort = m[2];
-  }
-  const hp = parseHostPort(hostPort);
+  const hp = parseConsulHost(raw);
   if (!hp) throw new Error(`discovery.consul_host: expected host:port, got ${JSON.stringify(raw)}`);
+  const scheme = hp.scheme === "https" || cfg.consul_tls_enabled ? "https:" : "http:";
   const target: HttpTarget = {
     protocol: scheme,
-    host: hp.host.replace(/^\[(.*)\]$/, "$1"),
+    host: hp.host,
     port: hp.port,
     tls: {
       cert: (cfg.consul_tls_cert_path as string | undefined) || undefined,
@@ -96,7 +90,7 @@ export function consulSource(
       let sni = "";
       for (const tag of entry.Service?.Tags ?? []) if (tag.startsWith("sni=")) sni = tag.slice(4);
       out.push({
-        host: address.includes(":") && !address.startsWith("[") ? `[${address}]` : address,
+        host: bracketHost(address),
         port,
         weight: 1,
         priority: 1,

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { joinHostPort, unbracketHost } from "../config";
 
 export interface TlsFiles {
   cert?: string;
@@ -44,15 +45,14 @@ export function keepAliveAgent(protocol: "http:" | "https:"): http.Agent {
 export function targetFromUrl(url: string): { target: HttpTarget; path: string } {
   const u = new URL(url);
   const protocol = u.protocol === "https:" ? "https:" : "http:";
-  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  const host = unbracketHost(u.hostname);
   const port = u.port === "" ? (protocol === "https:" ? 443 : 80) : Number(u.port);
   return { target: { protocol, host, port }, path: `${u.pathname}${u.search}` };
 }
 
 function describe(target: HttpTarget, path: string): string {
   if (target.socketPath) return `GET unix://${target.socketPath}${path}`;
-  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
-  return `GET ${target.protocol}//${host}:${target.port}${path}`;
+  return `GET ${target.protocol}//${joinHostPort(target.host, target.port)}${path}`;
 }
 
 function readTls(tls: TlsFiles | undefined): { cert?: Buffer; key?: Buffer; ca?: Buffer } {

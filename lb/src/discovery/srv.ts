@@ -36,7 +36,7 @@ function checkRcode(reply: DnsReply, what: string): void {
 export function srvFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
   const hp = parseHostPort(cfg.srv_lookup_server as string);
   if (!hp) throw new Error(`discovery.srv_lookup_server: expected host:port`);
-  const server: DnsServer = { host: hp.host.replace(/^\[(.*)\]$/, "$1"), port: hp.port };
+  const server: DnsServer = { host: hp.host, port: hp.port };
   const protocol = ((cfg.srv_dns_protocol as string | undefined) ?? "udp") as DnsProtocol;
   const name = cfg.srv_lookup_pattern as string;
   const notes = new Notes(log);

@@ -50,11 +50,3 @@ export function settleOnce(
   }
   return { promise, finish, done: () => settled };
 }
-
-/**
- * The host to dial for a backend host as written in a backend line: IPv6 literals keep their
- * brackets there ("[::1]"), which net.connect / dgram would try to resolve as a name.
- */
-export function dialHost(host: string): string {
-  return host.length > 2 && host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-}

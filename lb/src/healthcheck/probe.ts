@@ -10,10 +10,11 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns";
 import { connect, isIP } from "node:net";
+import { unbracketHost } from "../config";
 import { compileGoRegexp } from "../config/go-regexp";
 import { decodeGoString } from "../config/go-string";
 import type { HealthcheckConfig } from "../config/types";
-import { type CheckResult, dialHost, type HealthCheck, settleOnce } from "./check";
+import { type CheckResult, type HealthCheck, settleOnce } from "./check";
 
 export interface ProbeSpec {
   protocol: "tcp" | "udp";
@@ -46,7 +47,7 @@ function verdict(spec: ProbeSpec, chunks: Buffer[]): CheckResult {
 
 function tcpProbe(spec: ProbeSpec): HealthCheck {
   return (host, port, timeoutMs, signal) => {
-    const socket = connect({ host: dialHost(host), port });
+    const socket = connect({ host: unbracketHost(host), port });
     const { promise, finish } = settleOnce(timeoutMs, signal, () => socket.destroy());
     const chunks: Buffer[] = [];
     let received = 0;
@@ -92,7 +93,7 @@ function udpProbe(spec: ProbeSpec): HealthCheck {
         });
       });
     };
-    const target = dialHost(host);
+    const target = unbracketHost(host);
     const family = isIP(target);
     if (family !== 0) {
       start(target, family);

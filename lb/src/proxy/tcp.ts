@@ -1,6 +1,7 @@
 // TCP front end of one server: accept → limits and access → elect → connect (retrying other
 // backends on failure) → PROXY header → relay.
 import net from "node:net";
+import { unbracketHost } from "../config/address";
 import type { Backend, ElectionContext } from "../core/backend";
 import { ActiveSet } from "./active-set";
 import type { FrontendSettings, ProxyContext } from "./context";
@@ -173,7 +174,7 @@ class TcpConnection extends RelayPair implements ElectionContext {
     this.backend = backend;
     const upstream: AttemptSocket = net.connect({
       // "[::1]" in a backend line is an IPv6 literal; connect() wants it without brackets.
-      host: backend.host.startsWith("[") ? backend.host.slice(1, -1) : backend.host,
+      host: unbracketHost(backend.host),
       port: backend.port,
       allowHalfOpen: true,
       noDelay: true,

@@ -12,6 +12,7 @@
 // backend_idle_timeout (client_idle_timeout, else 2 s, when that is unset).
 import dgram from "node:dgram";
 import { isIPv6 } from "node:net";
+import { unbracketHost } from "../config/address";
 import type { Backend } from "../core/backend";
 import { ActiveSet } from "./active-set";
 import type { ProxyContext } from "./context";
@@ -162,7 +163,7 @@ export class UdpFrontend {
       this.closeSession(session, !session.connected);
     });
     socket.on("message", (reply) => this.onBackendPacket(session, reply));
-    const host = backend.host.startsWith("[") ? backend.host.slice(1, -1) : backend.host;
+    const host = unbracketHost(backend.host);
     socket.connect(backend.port, host, () => {
       if (session.closed) return;
       session.connected = true;

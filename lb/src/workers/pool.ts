@@ -9,7 +9,7 @@
 import { Worker } from "node:worker_threads";
 import type { LoggingConfig } from "../config/types";
 import type { SharedElection } from "../core/backend-table";
-import type { Server, WorkerLink } from "../core/server";
+import { RATE_WINDOW_MS, type Server, type WorkerLink } from "../core/server";
 import { BACKEND_SLOTS, SharedCounters, SlotAllocator } from "../core/shared-counters";
 import type { Logger } from "../log/logger";
 import {
@@ -26,8 +26,6 @@ export function supportsReusePort(version: string = process.versions.node): bool
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-/** How often rates are recomputed, after collecting the workers' totals (as RATE_WINDOW_MS). */
-const RATE_TICK_MS = 2000;
 /** A worker that does not answer a request within this is treated as broken. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -35,7 +33,6 @@ interface Pending {
   remaining: number;
   replies: FromWorker[];
   resolve: (replies: FromWorker[]) => void;
-  reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -87,7 +84,7 @@ export class WorkerPool implements WorkerLink {
       await pool.close();
       throw err;
     }
-    pool.rateTimer = setInterval(() => void pool.tickRates(), RATE_TICK_MS);
+    pool.rateTimer = setInterval(() => void pool.tickRates(), RATE_WINDOW_MS);
     pool.rateTimer.unref();
     log.info({ workers: count + 1 }, "data-plane worker threads started");
     return pool;
@@ -331,20 +328,14 @@ export class WorkerPool implements WorkerLink {
   private broadcast(make: (request: number) => ToWorker, extraMs = 0): Promise<FromWorker[]> {
     if (this.threads.length === 0) return Promise.resolve([]);
     const request = ++this.requestSeq;
+    const msg = make(request);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(request);
-        reject(new Error(`worker threads did not answer ${make(request).t} in time`));
+        reject(new Error(`worker threads did not answer ${msg.t} in time`));
       }, REQUEST_TIMEOUT_MS + extraMs);
       timer.unref();
-      this.pending.set(request, {
-        remaining: this.threads.length,
-        replies: [],
-        resolve,
-        reject,
-        timer,
-      });
-      const msg = make(request);
+      this.pending.set(request, { remaining: this.threads.length, replies: [], resolve, timer });
       for (const w of this.threads) w.postMessage(msg);
     });
   }

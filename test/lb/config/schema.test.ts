@@ -123,7 +123,18 @@ describe("validateConfig: bad configurations (exact messages)", () => {
       "docker endpoint scheme",
       web("", 'kind = "docker"\ndocker_endpoint = "ftp://x:1"\ndocker_container_private_port = 80'),
       [
-        'servers.web.discovery.docker_endpoint: expected "unix:///path/to/docker.sock", "tcp://host:port", "http://host:port" or "https://host:port", got "ftp://x:1"',
+        'servers.web.discovery.docker_endpoint: expected "unix:///path/to/docker.sock", "tcp://host[:port]", "http://host[:port]" or "https://host[:port]", got "ftp://x:1"',
+      ],
+    ],
+    [
+      // consul discovery needs the port: the validator and the source share one parser.
+      "consul_host URL without a port",
+      web(
+        "",
+        'kind = "consul"\nconsul_host = "http://consul.service"\nconsul_service_name = "web"',
+      ),
+      [
+        'servers.web.discovery.consul_host: expected a Consul HTTP address host:port or http(s)://host:port such as "127.0.0.1:8500", got "http://consul.service"',
       ],
     ],
     [

@@ -22,6 +22,9 @@ describe("docker_endpoint", () => {
       expect(e.target).toMatchObject({ protocol: "http:", host: "10.1.2.3", port: 2375 });
       expect(e.host).toBe("10.1.2.3");
     }
+    // No port: Docker's defaults, 2375 plain and 2376 with TLS (the validator accepts it too).
+    expect(parseDockerEndpoint(cfg('docker_endpoint = "tcp://10.1.2.3"')).target.port).toBe(2375);
+    expect(parseDockerEndpoint(cfg('docker_endpoint = "https://10.1.2.3"')).target.port).toBe(2376);
     expect(parseDockerEndpoint(cfg('docker_endpoint = "tcp://[fd00::1]:2375"')).host).toBe(
       "[fd00::1]",
     );

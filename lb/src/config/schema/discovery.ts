@@ -1,7 +1,7 @@
 // [servers.<name>.discovery]: the kind, its common keys and each kind's own keys.
 
 import { z } from "zod";
-import { parseHostPort } from "../address";
+import { DOCKER_URL_SCHEMES, parseConsulHost, parseUrlHost } from "../address";
 import { BACKEND_LINE_SYNTAX, parseBackendLine } from "../backend-line";
 import type { DiscoveryConfig, DiscoveryKind } from "../types";
 import { keyOwner, oneOf, regexpProblem, type Section, zHostPort, zStringList } from "./section";
@@ -82,15 +82,12 @@ const zHttpUrl = z.string().refine((s) => {
   }
 });
 
-const zDockerEndpoint = z.string().refine((s) => {
-  if (/^unix:\/\/\/.+/.test(s)) return true;
-  const m = /^(tcp|http|https):\/\/([^/]+)\/?$/.exec(s);
-  return m !== null && parseHostPort(m[2]) !== null;
-});
-
-const zConsulHost = z
+// The same parsers as the discovery sources use, so what passes --check also starts.
+const zDockerEndpoint = z
   .string()
-  .refine((s) => parseHostPort(s) !== null || /^https?:\/\/[^/\s]+\/?$/.test(s));
+  .refine((s) => /^unix:\/\/\/.+/.test(s) || parseUrlHost(s, DOCKER_URL_SCHEMES) !== null);
+
+const zConsulHost = z.string().refine((s) => parseConsulHost(s) !== null);
 
 function readStaticList(s: Section, out: DiscoveryConfig): void {
   const expected = `expected a non-empty list of backend lines "${BACKEND_LINE_SYNTAX}"`;
@@ -176,7 +173,7 @@ function readDiscoveryKind(s: Section, kind: DiscoveryKind, out: DiscoveryConfig
         s.read(
           "docker_endpoint",
           zDockerEndpoint,
-          'expected "unix:///path/to/docker.sock", "tcp://host:port", "http://host:port" or "https://host:port"',
+          'expected "unix:///path/to/docker.sock", "tcp://host[:port]", "http://host[:port]" or "https://host[:port]"',
         ),
       );
       if (!s.has("docker_container_private_port")) {
@@ -271,7 +268,7 @@ function readDiscoveryKind(s: Section, kind: DiscoveryKind, out: DiscoveryConfig
         s.read(
           "consul_host",
           zConsulHost,
-          'expected a Consul HTTP address host:port such as "127.0.0.1:8500"',
+          'expected a Consul HTTP address host:port or http(s)://host:port such as "127.0.0.1:8500"',
         ),
       );
       set("consul_service_name", s.needStr("consul_service_name", "the Consul service to balance"));

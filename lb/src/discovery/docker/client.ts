@@ -6,6 +6,7 @@
 // for the five GET endpoints and one streamed endpoint needed here; that is a lot of code in the
 // single-file artifact for little gain, and its stream demuxing/event helpers do not fit the
 // runner's push hook any better than a 20-line line splitter.
+import { bracketHost, DOCKER_URL_SCHEMES, parseUrlHost } from "../../config";
 import type { DiscoveryConfig } from "../../config/types";
 import { type HttpTarget, httpGetOk, httpStreamLines, keepAliveAgent } from "../http";
 
@@ -32,16 +33,15 @@ export function parseDockerEndpoint(cfg: DiscoveryConfig): DockerEndpoint {
       insecure: false,
     };
   }
-  const m = /^(tcp|http|https):\/\/([^/]+)\/?$/.exec(raw);
-  if (!m) {
+  const url = parseUrlHost(raw, DOCKER_URL_SCHEMES);
+  if (!url) {
     throw new Error(
-      `discovery.docker_endpoint: expected unix:///path, tcp://host:port, http://host:port or https://host:port, got ${JSON.stringify(raw)}`,
+      `discovery.docker_endpoint: expected unix:///path, tcp://host[:port], http://host[:port] or https://host[:port], got ${JSON.stringify(raw)}`,
     );
   }
-  const url = new URL(`http://${m[2]}`);
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const https = tls || m[1] === "https";
-  const port = url.port === "" ? (https ? 2376 : 2375) : Number(url.port);
+  const host = url.host;
+  const https = tls || url.scheme === "https";
+  const port = url.port ?? (https ? 2376 : 2375);
   return {
     target: {
       protocol: https ? "https:" : "http:",
@@ -50,7 +50,7 @@ export function parseDockerEndpoint(cfg: DiscoveryConfig): DockerEndpoint {
       tls: https ? files : undefined,
       rejectUnauthorized: !https || files.ca !== undefined,
     },
-    host: host.includes(":") ? `[${host}]` : host,
+    host: bracketHost(host),
     insecure: https && files.ca === undefined,
   };
 }

@@ -13,7 +13,7 @@
 //   "die" before it marks the container stopped, so a list fetched right after the event can
 //   still show it. Swarm-mode task containers are skipped here when the swarm mapping
 //   (swarm.ts) covers them.
-import { isIpLiteral } from "../../config";
+import { bracketHost, isIpLiteral, isWildcardHost } from "../../config";
 import type { BackendSpec } from "../../config/types";
 import type { Notes } from "../notes";
 import type { DockerClient } from "./client";
@@ -39,14 +39,6 @@ export interface ContainerOptions {
   skipSwarmTasks: boolean;
   /** Container IDs known to have died (from events) that the engine may still list. */
   dead?: ReadonlySet<string>;
-}
-
-function isWildcard(ip: string | undefined): boolean {
-  return ip === undefined || ip === "" || ip === "0.0.0.0" || ip === "::";
-}
-
-function bracket(host: string): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 export function containerName(c: ContainerSummary): string {
@@ -91,7 +83,7 @@ export async function containerBackends(
     for (const p of published) {
       let host: string;
       if (envHost) host = envHost;
-      else if (!isWildcard(p.IP) && isIpLiteral(p.IP as string)) host = bracket(p.IP as string);
+      else if (p.IP && !isWildcardHost(p.IP) && isIpLiteral(p.IP)) host = bracketHost(p.IP);
       else host = client.endpoint.host;
       out.push({
         host,
@@ -119,5 +111,5 @@ async function hostFromEnv(
   const prefix = `${variable}=`;
   const entry = info.Config?.Env?.find((e) => e.startsWith(prefix));
   const value = entry?.slice(prefix.length).trim();
-  return value ? bracket(value) : undefined;
+  return value ? bracketHost(value) : undefined;
 }

@@ -7,6 +7,7 @@
 //   Only tasks in state "running" on nodes in state "ready" count. A task whose port is published
 //   through the ingress routing mesh has no per-task port and is skipped with a debug line.
 //   sni = service label "sni", else container label "sni".
+import { bracketHost, isWildcardHost } from "../../config";
 import type { BackendSpec } from "../../config/types";
 import type { Notes } from "../notes";
 import { type DockerClient, labelMatches } from "./client";
@@ -91,12 +92,7 @@ export async function taskBackends(
       continue;
     }
     const addr = node.Status?.Addr ?? "";
-    const host =
-      addr === "" || addr === "0.0.0.0"
-        ? client.endpoint.host
-        : addr.includes(":")
-          ? `[${addr}]`
-          : addr;
+    const host = addr === "" || isWildcardHost(addr) ? client.endpoint.host : bracketHost(addr);
     const sni =
       service.Spec?.Labels?.sni ?? service.Spec?.TaskTemplate?.ContainerSpec?.Labels?.sni ?? "";
     for (const p of ports) {
