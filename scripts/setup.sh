@@ -33,7 +33,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   log "Debian packages already present"
 fi
@@ -41,5 +41,6 @@ fi
 cd "$(dirname "$0")/.."
 log "installing npm packages from package-lock.json"
 npm ci --no-audit --no-fund
-log "Node.js 22 for workers = N: $(scripts/install-node22.sh)"
+node22=$(scripts/install-node22.sh) # an assignment, so that a failure stops the script (set -e)
+log "Node.js 22 for workers = N: $node22"
 log "done"
