@@ -1,6 +1,6 @@
 // The one owner of a server's backends. Discovery results, healthcheck transitions, operator
-// switches and connection/traffic counters flow in through its methods; elections read from it.
-// Nothing else mutates a Backend.
+// switches and connection counts flow in through its methods; elections read from it. Byte
+// counters are added to by the data path directly (see core/backend.ts).
 import type { BackendSpec } from "../config/types";
 import type { Backend, ElectionContext, Strategy } from "./backend";
 import type { SharedCounters } from "./shared-counters";
@@ -57,8 +57,8 @@ export class BackendTable {
   private readonly onMembershipChange?: (backends: readonly Backend[]) => void;
   private readonly onElectionChange?: () => void;
   private readonly shared?: SharedElection;
-  private lastRx = new Map<string, number>();
-  private lastTx = new Map<string, number>();
+  /** Byte counters at the previous rate tick, per backend object (a re-added one starts anew). */
+  private readonly lastBytes = new WeakMap<Backend, { rx: number; tx: number }>();
 
   constructor(opts: BackendTableOptions) {
     this.strategy = opts.strategy;
@@ -93,15 +93,14 @@ export class BackendTable {
     // A backend listed twice takes its last entry, as gobetween's.
     const latest = new Map<string, BackendSpec>();
     for (const spec of specs) latest.set(`${spec.host}:${spec.port}`, spec);
-    const seen = new Set<string>(latest.keys());
     const added: string[] = [];
+    // An unchanged result (most polls) leaves the table, its election cache and the workers'
+    // copies alone.
+    let changed = false;
     for (const [key, spec] of latest) {
       const existing = this.byKey.get(key);
       if (existing) {
-        existing.weight = spec.weight;
-        existing.priority = spec.priority;
-        existing.max_connections = spec.max_connections;
-        existing.sni = spec.sni;
+        if (assignSpec(existing, spec) || !existing.discovered) changed = true;
         existing.discovered = true;
       } else {
         this.byKey.set(key, this.create(key, spec, this.initialLive));
@@ -111,7 +110,8 @@ export class BackendTable {
     const removed: string[] = [];
     const lingering: string[] = [];
     for (const [key, backend] of this.byKey) {
-      if (seen.has(key)) continue;
+      if (latest.has(key)) continue;
+      if (backend.discovered) changed = true;
       backend.discovered = false;
       if (backend.activeConnections === 0) {
         this.remove(backend);
@@ -120,7 +120,8 @@ export class BackendTable {
         lingering.push(key);
       }
     }
-    this.rebuild(added.length > 0 || removed.length > 0);
+    const membershipChanged = added.length > 0 || removed.length > 0;
+    if (changed || membershipChanged) this.rebuild(membershipChanged);
     return { added, removed, lingering };
   }
 
@@ -224,10 +225,7 @@ export class BackendTable {
     for (const entry of list) {
       const existing = previous.get(entry.key);
       if (existing && existing.slot === entry.slot) {
-        existing.weight = entry.weight;
-        existing.priority = entry.priority;
-        existing.max_connections = entry.max_connections;
-        existing.sni = entry.sni;
+        assignSpec(existing, entry);
         existing.live = entry.live;
         existing.discovered = entry.discovered;
         existing.enabled = entry.enabled;
@@ -278,13 +276,16 @@ export class BackendTable {
   updateRates(windowMs: number): void {
     const seconds = windowMs / 1000;
     for (const b of this.all) {
-      const rx0 = this.lastRx.get(b.key) ?? b.rxBytes;
-      const tx0 = this.lastTx.get(b.key) ?? b.txBytes;
-      b.rxSecond = Math.round((b.rxBytes - rx0) / seconds);
-      b.txSecond = Math.round((b.txBytes - tx0) / seconds);
+      const last = this.lastBytes.get(b);
+      b.rxSecond = last ? Math.round((b.rxBytes - last.rx) / seconds) : 0;
+      b.txSecond = last ? Math.round((b.txBytes - last.tx) / seconds) : 0;
+      if (last) {
+        last.rx = b.rxBytes;
+        last.tx = b.txBytes;
+      } else {
+        this.lastBytes.set(b, { rx: b.rxBytes, tx: b.txBytes });
+      }
     }
-    this.lastRx = new Map(this.all.map((b) => [b.key, b.rxBytes]));
-    this.lastTx = new Map(this.all.map((b) => [b.key, b.txBytes]));
   }
 
   private rebuild(membershipChanged: boolean): void {
@@ -304,6 +305,20 @@ export class BackendTable {
     );
     return this.eligible;
   }
+}
+
+/** Copies a backend line's settings onto a table entry; true when any of them changed. */
+function assignSpec(b: Backend, spec: BackendSpec): boolean {
+  const changed =
+    b.weight !== spec.weight ||
+    b.priority !== spec.priority ||
+    b.max_connections !== spec.max_connections ||
+    b.sni !== spec.sni;
+  b.weight = spec.weight;
+  b.priority = spec.priority;
+  b.max_connections = spec.max_connections;
+  b.sni = spec.sni;
+  return changed;
 }
 
 /**

@@ -1,5 +1,6 @@
 // A backend as the server's backend table holds it. Only the table (core/backend-table.ts)
-// mutates these records; strategies, the API and stats read them.
+// changes its membership, state and election counts; the data path adds to its byte counters
+// and the worker pool folds in other threads' totals. Strategies, the API and stats read it.
 
 export interface Backend {
   /** Identity: exact `host:port` strings, as gobetween (`localhost:80` ≠ `127.0.0.1:80`). */

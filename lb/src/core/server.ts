@@ -148,6 +148,16 @@ export class Server {
     this.frontend = this.createFrontend(config);
   }
 
+  /** Bytes per second received from backends over the last RATE_WINDOW_MS. */
+  get rxPerSecond(): number {
+    return this.rxSecond;
+  }
+
+  /** Bytes per second sent to backends over the last RATE_WINDOW_MS. */
+  get txPerSecond(): number {
+    return this.txSecond;
+  }
+
   /** Client connections (TCP) or sessions (UDP) of every thread. */
   get activeConnections(): number {
     return this.opts.shared

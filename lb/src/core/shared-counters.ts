@@ -1,4 +1,4 @@
-// Election counters of one TCP server shared by every data-plane thread (`workers > 1`):
+// Election counters of one server shared by every data-plane thread (`workers > 1`):
 // the server's active client connections and each backend's active connections, in one
 // SharedArrayBuffer updated with Atomics. Limits are enforced by incrementing first and undoing
 // when the previous value was already at the limit, so concurrent threads can never overshoot

@@ -1,6 +1,7 @@
 // Byte relay between a client socket and a backend socket.
-// - 'data' handlers with pause()/resume() on the writer's backpressure: at most one socket
-//   buffer (highWaterMark) is held per direction, no stream.pipe() machinery on the hot path.
+// - Client → backend: 'data' handlers with pause()/resume() on the writer's backpressure; backend
+//   → client: the backend socket's `onread` into a shared buffer (BACKEND_READ). At most one
+//   socket buffer is held per direction, no stream.pipe() machinery on the hot path.
 // - Half-close in both directions: a FIN from one side is passed on with end(), the other
 //   direction keeps flowing until it ends too (both sockets are created with allowHalfOpen).
 // - Idle timeouts use socket.setTimeout, which counts reads and writes on that socket, so a long

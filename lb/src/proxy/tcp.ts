@@ -46,10 +46,6 @@ export class TcpFrontend {
     return Promise.resolve();
   }
 
-  get activeClients(): number {
-    return this.clients.size;
-  }
-
   /** Resolves true when every client connection has closed, false after `deadlineMs`. */
   waitIdle(deadlineMs: number): Promise<boolean> {
     return this.clients.waitEmpty(deadlineMs);

@@ -66,10 +66,6 @@ export class UdpFrontend {
     return this.socket.address();
   }
 
-  get activeSessions(): number {
-    return this.open.size;
-  }
-
   /**
    * Stops opening sessions. The listening socket stays open while sessions remain, because their
    * replies leave through it; it closes once the last session ends.

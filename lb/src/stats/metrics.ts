@@ -74,14 +74,14 @@ const FAMILIES: Family[] = [
     help: "Bytes per second received from backends (2 s window)",
     type: "gauge",
     labelNames: SERVER,
-    read: (b) => perServer(b, (s) => s.stats().rx_second),
+    read: (b) => perServer(b, (s) => s.rxPerSecond),
   },
   {
     name: "gobetween_server_tx_second",
     help: "Bytes per second sent to backends (2 s window)",
     type: "gauge",
     labelNames: SERVER,
-    read: (b) => perServer(b, (s) => s.stats().tx_second),
+    read: (b) => perServer(b, (s) => s.txPerSecond),
   },
   {
     name: "gobetween_backend_active_connections",

@@ -15,6 +15,41 @@ const spec = (host: string, port: number, extra: Partial<BackendSpec> = {}): Bac
 });
 
 describe("BackendTable", () => {
+  it("tells about election changes only when a discovery result changes something", () => {
+    let changes = 0;
+    const table = new BackendTable({
+      strategy: first,
+      initialLive: true,
+      onElectionChange: () => changes++,
+    });
+    table.applyDiscovery([spec("10.0.0.1", 80), spec("10.0.0.2", 80)]);
+    const after = changes;
+    expect(after).toBeGreaterThan(0);
+    table.applyDiscovery([spec("10.0.0.2", 80), spec("10.0.0.1", 80)]);
+    expect(changes).toBe(after);
+    table.applyDiscovery([spec("10.0.0.2", 80), spec("10.0.0.1", 80, { weight: 3 })]);
+    expect(changes).toBe(after + 1);
+    expect(table.get("10.0.0.1:80")?.weight).toBe(3);
+  });
+
+  it("starts the rate of a re-added backend at zero, not from the old entry's bytes", () => {
+    const table = new BackendTable({ strategy: first, initialLive: true });
+    table.applyDiscovery([spec("a", 1)]);
+    const old = table.get("a:1")!;
+    old.rxBytes = 10_000;
+    table.updateRates(2000);
+    table.applyDiscovery([]);
+    table.applyDiscovery([spec("a", 1)]);
+    const fresh = table.get("a:1")!;
+    expect(fresh).not.toBe(old);
+    fresh.rxBytes = 400;
+    table.updateRates(2000);
+    expect(fresh.rxSecond).toBe(0);
+    fresh.rxBytes = 1400;
+    table.updateRates(2000);
+    expect(fresh.rxSecond).toBe(500);
+  });
+
   it("merges discovery results, keeping stats and live state of known backends", () => {
     const table = new BackendTable({ strategy: first, initialLive: true });
     table.applyDiscovery([spec("10.0.0.2", 80), spec("10.0.0.1", 80)]);
