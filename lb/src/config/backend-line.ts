@@ -7,6 +7,7 @@
 // character; surrounding whitespace is trimmed first. The host is everything before the last
 // ":port" that contains no whitespace, so "[::1]:80" keeps its brackets.
 
+import { RE2_SPACE } from "./go-regexp";
 import type { BackendSpec } from "./types";
 
 /**
@@ -16,13 +17,14 @@ import type { BackendSpec } from "./types";
 export const DEFAULT_BACKEND_PATTERN =
   "^(?P<host>\\S+):(?P<port>\\d+)(\\sweight=(?P<weight>\\d+))?(\\spriority=(?P<priority>\\d+))?(\\smax_connections=(?P<max_connections>\\d+))?(\\ssni=(?P<sni>[^\\s]+))?$";
 
-// RE2's \s is [\t\n\f\r ] and \d is ASCII only; JavaScript's are wider, so spell them out.
-const WS = "[\\t\\n\\f\\r ]";
-const NWS = "[^\\t\\n\\f\\r ]";
+// RE2's \s, spelled out (JavaScript's is wider), as plaintext discovery's translation does.
+const WS = `[${RE2_SPACE}]`;
+const NWS = `[^${RE2_SPACE}]`;
 const LINE_RE = new RegExp(
   `^(${NWS}+):([0-9]+)(?:${WS}weight=([0-9]+))?(?:${WS}priority=([0-9]+))?` +
     `(?:${WS}max_connections=([0-9]+))?(?:${WS}sni=(${NWS}+))?$`,
 );
+const ADDRESS_RE = new RegExp(`^${NWS}+:[0-9]+$`);
 
 /** The grammar, as shown in error messages. */
 export const BACKEND_LINE_SYNTAX =
@@ -44,7 +46,7 @@ function diagnose(line: string): string {
   }
   const tokens = line.split(new RegExp(WS));
   const addr = tokens[0];
-  if (!/^[^\t\n\f\r ]+:[0-9]+$/.test(addr)) {
+  if (!ADDRESS_RE.test(addr)) {
     return `expected host:port first, got ${JSON.stringify(addr)}`;
   }
   let last = -1;

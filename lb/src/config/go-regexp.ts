@@ -36,6 +36,11 @@ export interface TranslatedRegexp {
 }
 
 /** Translates RE2 syntax to a JavaScript RegExp source and flags (see the file comment). */
+/** RE2's \s: ASCII space, \t, \n, \f, \r (JavaScript's also takes \v and Unicode spaces). */
+export const RE2_SPACE = "\\t\\n\\f\\r ";
+/** RE2's \S inside a character class (astral characters only without the u flag). */
+const RE2_NON_SPACE_IN_CLASS = "\\x00-\\x08\\x0B\\x0E-\\x1F!-\\uFFFF";
+
 export function translateGoRegexp(pattern: string): TranslatedRegexp {
   const flags = new Set<string>();
   let p = pattern;
@@ -61,6 +66,12 @@ export function translateGoRegexp(pattern: string): TranslatedRegexp {
         const lit = end < 0 ? p.slice(i + 2) : p.slice(i + 2, end);
         out += escapeLiteral(lit);
         i = end < 0 ? p.length : end + 2;
+        continue;
+      }
+      if (e === "s" || e === "S") {
+        if (inClass) out += e === "s" ? RE2_SPACE : RE2_NON_SPACE_IN_CLASS;
+        else out += e === "s" ? `[${RE2_SPACE}]` : `[^${RE2_SPACE}]`;
+        i += 2;
         continue;
       }
       if (!inClass && e === "A") {

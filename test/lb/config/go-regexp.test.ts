@@ -21,6 +21,17 @@ describe("compileGoRegexp (RE2 → JavaScript)", () => {
     expect(compileGoRegexp("^\\pL+$").test("héllo")).toBe(true);
   });
 
+  it("gives \\s and \\S RE2's ASCII meaning, in and out of classes", () => {
+    // RE2's \s is [\t\n\f\r ]: no vertical tab, no non-breaking space (JavaScript's has both).
+    expect(compileGoRegexp("^a\\sb$").test("a b")).toBe(true);
+    expect(compileGoRegexp("^a\\sb$").test("a\u00a0b")).toBe(false);
+    expect(compileGoRegexp("^a\\sb$").test("a\vb")).toBe(false);
+    expect(compileGoRegexp("^\\S+$").test("a\u00a0b")).toBe(true);
+    expect(compileGoRegexp("^[^\\s]+$").test("a\u00a0b")).toBe(true);
+    expect(compileGoRegexp("^[\\S]+$").test("a\u00a0b")).toBe(true);
+    expect(compileGoRegexp("^[\\S]+$").test("a b")).toBe(false);
+  });
+
   it("throws with the reason for invalid patterns", () => {
     expect(() => compileGoRegexp("(")).toThrow(/Unterminated group|\(/);
     expect(() => compileGoRegexp("[[:nope:]]")).toThrow("unknown POSIX class [:nope:]");
