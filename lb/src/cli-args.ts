@@ -4,6 +4,7 @@
 //   -v|--version   -h|--help
 // Flags may come before or after the subcommand; `--flag=value` and `-fvalue` forms work too.
 // No arguments at all prints the help (as gobetween does).
+import { URL_TIMEOUT_MS } from "./config/load";
 import type { ConfigSource } from "./config/types";
 
 export type CliCommand =
@@ -30,7 +31,7 @@ Flags:
   -v, --version                 print the version and exit
   -h, --help                    print this help and exit
 
-from-url fetches the configuration with an HTTP GET (10 s timeout; a non-2xx status is an error).
+from-url fetches the configuration with an HTTP GET (${URL_TIMEOUT_MS / 1000} s timeout; a non-2xx status is an error).
 `;
 
 type ValueFlag = "config" | "format" | "pidfile";

@@ -155,7 +155,11 @@ export function translateGoRegexp(pattern: string): TranslatedRegexp {
  * reason when the pattern is not valid.
  */
 export function compileGoRegexp(pattern: string): RegExp {
-  const t = translateGoRegexp(pattern);
+  return compileTranslated(translateGoRegexp(pattern));
+}
+
+/** Compiles a translation; the error names the reason without JavaScript's prefix. */
+export function compileTranslated(t: TranslatedRegexp): RegExp {
   try {
     return new RegExp(t.source, t.flags);
   } catch (err) {

@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import type { DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
+import { killProcessGroup } from "../process-group";
 import { parseBackendLines } from "./lines";
 import { Notes } from "./notes";
 import type { Fetcher } from "./runner";
@@ -45,16 +46,8 @@ function run(program: string, args: string[], signal: AbortSignal): Promise<stri
       if (e) reject(e);
       else resolve(value);
     };
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    };
     function onAbort(): void {
-      killGroup();
+      killProcessGroup(child);
       const timedOut = (signal.reason as Error | undefined)?.name === "TimeoutError";
       finish(new Error(`exec ${program}: ${timedOut ? "timed out (killed)" : "aborted"}`));
     }
@@ -62,7 +55,7 @@ function run(program: string, args: string[], signal: AbortSignal): Promise<stri
     child.stdout.on("data", (c: Buffer) => {
       outSize += c.length;
       if (outSize > MAX_STDOUT) {
-        killGroup();
+        killProcessGroup(child);
         finish(new Error(`exec ${program}: more than ${MAX_STDOUT} bytes on stdout`));
         return;
       }

@@ -9,6 +9,7 @@
 // (so helpers it forked die too) and the check settles at once. stdout is capped at 64 KiB.
 import { spawn } from "node:child_process";
 import type { HealthcheckConfig } from "../config/types";
+import { killProcessGroup } from "../process-group";
 import { type HealthCheck, settleOnce } from "./check";
 
 const MAX_STDOUT = 64 * 1024;
@@ -28,13 +29,7 @@ export function createExecCheck(cfg: HealthcheckConfig): HealthCheck {
       if (closed) return;
       child.stdout?.destroy();
       // Also reaches helpers still holding stdout after the command itself exited.
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
-        }
-      }
+      killProcessGroup(child);
     });
     const out: Buffer[] = [];
     let size = 0;

@@ -37,16 +37,6 @@ export class HealthState {
     return this.liveNow;
   }
 
-  /** Consecutive passes so far (0 after any failure). */
-  get consecutivePasses(): number {
-    return this.passStreak;
-  }
-
-  /** Consecutive failures so far (0 after any pass); "unknown" counts as a failure. */
-  get consecutiveFails(): number {
-    return this.failStreak;
-  }
-
   /** Feeds one check result. Returns true when the live state changed (a transition). */
   record(result: CheckResult): boolean {
     if (result === "healthy") {

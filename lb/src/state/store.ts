@@ -66,10 +66,7 @@ export class StateStore {
             continue;
           }
           try {
-            overlay.set(
-              name,
-              validateServer(name, raw, defaults, { pathPrefix: `servers.${name}` }).server,
-            );
+            overlay.set(name, validateServer(name, raw, defaults).server);
           } catch (err) {
             problems.push((err as Error).message);
           }

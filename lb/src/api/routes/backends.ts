@@ -37,14 +37,15 @@ export function registerBackendRoutes(app: FastifyInstance, balancer: Balancer):
           });
         case "drain": {
           const timeout = req.query.timeout ?? DEFAULT_DRAIN_TIMEOUT;
-          if (!isDuration(timeout) || parseDuration(timeout) < 0) {
+          const timeoutMs = isDuration(timeout) ? parseDuration(timeout) : -1;
+          if (timeoutMs < 0) {
             return sendError(
               reply,
               400,
               `timeout: expected a Go duration such as "30s", got ${JSON.stringify(timeout)}`,
             );
           }
-          const { closed } = await server.drainBackend(key, parseDuration(timeout));
+          const { closed } = await server.drainBackend(key, timeoutMs);
           return sendJson(reply, 200, {
             backend: key,
             enabled: backend.enabled,

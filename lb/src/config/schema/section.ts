@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { parseHostPort } from "../address";
 import { parseDurationNs } from "../duration";
-import { compileGoRegexp, translateGoRegexp } from "../go-regexp";
+import { compileTranslated, translateGoRegexp } from "../go-regexp";
 
 type Raw = Record<string, unknown>;
 
@@ -233,8 +233,9 @@ export function keyOwner(keys: Record<string, readonly string[]>, key: string): 
 /** Why a Go regexp does not compile or lacks required named groups, or undefined. */
 export function regexpProblem(pattern: string, groups: string[] = []): string | undefined {
   try {
-    compileGoRegexp(pattern);
-    const names = translateGoRegexp(pattern).groupNames;
+    const translated = translateGoRegexp(pattern);
+    compileTranslated(translated);
+    const names = translated.groupNames;
     const missing = groups.filter((g) => !names.includes(g));
     if (missing.length > 0)
       return `missing named group ${missing.map((g) => `(?P<${g}>…)`).join(", ")}`;
