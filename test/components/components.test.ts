@@ -101,6 +101,7 @@ describe("components on their own", () => {
     const types = new Set(
       recorded.filter((r) => r.type.startsWith("geoswarm:")).map((r) => r.type),
     );
+    expect(types.size).toBeGreaterThan(0);
     for (const t of types) expect(t).toMatch(/^geoswarm:index:[A-Z]\w+$/);
     expect(pulumi.runtime.isDryRun()).toBe(false);
   });

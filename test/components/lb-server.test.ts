@@ -79,6 +79,7 @@ describe("check: the balancer's schema, each failure naming its property", () =>
     } catch (err) {
       expected = (err as { problems: string[] }).problems;
     }
+    expect(expected.length).toBeGreaterThan(0);
     const { failures } = await check({ ...inputs(), server: raw });
     expect(failures.map((f) => `${f.property.replace(/^server\./, "")}: ${f.reason}`)).toEqual(
       expected,

@@ -2,11 +2,11 @@
 // TLS, random and command providers replaced by mocks (support/mocks.ts). Checks the resource
 // graph for the 3-region stack, its security-group rules, secrets, user data, remote-command
 // triggers and the stack outputs.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sha256 } from "../../components/artifact";
 import {
   GOSSIP_KEY,
   installMocks,
@@ -318,8 +318,12 @@ describe("balancer deployment", () => {
   it("restarts only on artifact hash, config, unit or instance change", async () => {
     const install = one("command:remote:Command", "lb-install");
     const config = await one("command:remote:CopyToRemote", "lb-copy-config").inputs.source.text;
+    const unit = await one("command:remote:CopyToRemote", "lb-copy-unit").inputs.source.text;
+    // Hashed here with node:crypto, not the component's own helper.
+    const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
     expect(install.inputs.triggers[0]).toBe(sha256(readFileSync(artifact)));
     expect(install.inputs.triggers[1]).toBe(sha256(config));
+    expect(install.inputs.triggers[2]).toBe(sha256(unit));
     expect(install.inputs.triggers[3]).toBe("lb-vm-id");
     // Renewing the balancer's docker client certificate re-installs it.
     expect(install.inputs.triggers[4]).toBe(

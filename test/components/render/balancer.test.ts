@@ -128,7 +128,7 @@ describe("geoswarm-lb unit and install script", () => {
     });
     expectGolden("balancer/install.sh", script);
     expectShellcheckClean(script, "install.sh");
-    expect(script.indexOf("--check")).toBeLessThan(script.indexOf("systemctl restart"));
+    expect(script).toMatch(/--check[\s\S]*systemctl restart/);
   });
 
   it("installs the docker client TLS files before the check when dockerTlsDir is given", () => {
@@ -144,6 +144,6 @@ describe("geoswarm-lb unit and install script", () => {
     expect(script).toContain(
       `sudo install -m 0640 -g 'geoswarm-lb' "$staging/docker-key.pem" '/etc/geoswarm-lb/docker/key.pem'`,
     );
-    expect(script.indexOf("docker/cert.pem")).toBeLessThan(script.indexOf("--check"));
+    expect(script).toMatch(/docker\/cert\.pem[\s\S]*--check/);
   });
 });
