@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { nodeSupportsWorkers } from "../lb/src/config/workers";
 import type { ElasticAddress } from "./addresses";
 import { defaultArtifactPath, fileSha256, sha256 } from "./artifact";
 import type { ConsulCluster } from "./consul";
@@ -100,6 +101,13 @@ export class Balancer extends pulumi.ComponentResource {
   constructor(name: string, args: BalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(`${TYPE_PREFIX}Balancer`, name, {}, opts);
     const apiPort = args.apiPort ?? 8888;
+    const nodeVersion = args.nodeVersion ?? "22.23.3";
+    const workers = args.workers ?? 1;
+    if (workers > 1 && !nodeSupportsWorkers(nodeVersion)) {
+      throw new Error(
+        `Balancer ${name}: workers = ${workers} needs nodeVersion >= 22.12 (SO_REUSEPORT), got "${nodeVersion}"`,
+      );
+    }
     this.apiUser = args.apiUser ?? "geoswarm";
     const artifactPath = args.artifactPath ?? defaultArtifactPath();
     this.artifactSha256 = fileSha256(artifactPath);
@@ -117,7 +125,7 @@ export class Balancer extends pulumi.ComponentResource {
         hostname: BALANCER_NAME,
         consulVersion: args.consul.version,
         config,
-        nodeVersion: args.nodeVersion ?? "22.23.3",
+        nodeVersion,
         nodeSha256: args.nodeSha256,
         lbUser: LB_USER,
       }),
@@ -145,7 +153,7 @@ export class Balancer extends pulumi.ComponentResource {
               apiUser: this.apiUser,
               apiPassword,
               consulClients,
-              workers: args.workers,
+              workers,
             }),
           ),
         ),

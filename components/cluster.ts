@@ -70,6 +70,7 @@ export function buildCluster(spec: ClusterSpec, opts: ClusterOptions) {
     apiUser: spec.balancer.apiUser,
     apiPort: spec.balancer.apiPort,
     nodeVersion: spec.balancer.nodeVersion,
+    workers: spec.balancer.workers,
     nodeSha256: spec.balancer.nodeSha256,
     artifactPath: opts.artifactPath,
     lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),

@@ -1,6 +1,7 @@
 // Stack configuration (`Pulumi.<stack>.yaml`, namespace `geoswarm`) → a validated, typed ClusterSpec.
 // Every error names the full key, e.g. `geoswarm:regions[1].hosts[0].instanceType: ...`.
 import { z } from "zod";
+import { MAX_WORKERS } from "../lb/src/config/workers";
 import {
   BALANCER_NAME,
   consulServerName,
@@ -89,6 +90,8 @@ const balancer = z.strictObject({
     .string()
     .regex(/^\d+\.\d+\.\d+$/, 'must be a Node.js version such as "22.12.0"')
     .default("22.23.3"),
+  /** geoswarm-lb data-plane threads (`workers`); above 1 needs nodeVersion >= 22.12. */
+  workers: z.number().int().min(1).max(MAX_WORKERS).default(1),
   /** sha256 of node-v<version>-linux-x64.tar.xz; when absent the tarball is checked against nodejs.org's SHASUMS256.txt. */
   nodeSha256: z
     .string()

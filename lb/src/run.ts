@@ -5,11 +5,12 @@ import type { FastifyInstance } from "fastify";
 import { buildApi } from "./api/app";
 import { joinHostPort } from "./config";
 import type { ConfigSource, LbConfig } from "./config/types";
+import { nodeSupportsWorkers } from "./config/workers";
 import { Balancer } from "./core/balancer";
 import { splitBind } from "./core/server";
 import type { Logger } from "./log/logger";
 import { createMetricsRegistry, startMetricsServer } from "./stats/metrics";
-import { supportsReusePort, WorkerPool } from "./workers/pool";
+import { WorkerPool } from "./workers/pool";
 
 export interface RunningLb {
   balancer: Balancer;
@@ -90,7 +91,7 @@ async function startWorkers(
   entry: string | undefined,
 ): Promise<WorkerPool | undefined> {
   if (config.workers <= 1) return undefined;
-  if (!supportsReusePort()) {
+  if (!nodeSupportsWorkers(process.versions.node)) {
     throw new Error(
       `workers = ${config.workers} needs Node.js >= 22.12 (listeners shared with SO_REUSEPORT); this is Node.js ${process.version}`,
     );

@@ -74,6 +74,22 @@ describe("components on their own", () => {
     expect(() => new lib.SwarmManager("m2", { network, ca, mode: "swarm" })).toThrow(/needs ssh/);
   });
 
+  it("refuses a Balancer with workers > 1 on a Node.js without SO_REUSEPORT", () => {
+    const network = new lib.RegionNetwork("solo4", {
+      awsRegion: "eu-west-1",
+      cidr: "10.96.0.0/16",
+      sshPublicKey: "ssh-ed25519 AAAA x",
+    });
+    // Refused before the Consul cluster or SSH are touched.
+    const args = { network, consul: {} as never, ssh: {} as never, consulClients: [] };
+    expect(() => new lib.Balancer("b1", { ...args, workers: 2, nodeVersion: "20.18.1" })).toThrow(
+      'Balancer b1: workers = 2 needs nodeVersion >= 22.12 (SO_REUSEPORT), got "20.18.1"',
+    );
+    expect(() => new lib.Balancer("b2", { ...args, workers: 2, nodeVersion: "22.11.0" })).toThrow(
+      /needs nodeVersion >= 22.12/,
+    );
+  });
+
   it("refuses rules naming a machine without an address", () => {
     const rules: FirewallRule[] = [
       {

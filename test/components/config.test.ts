@@ -43,6 +43,18 @@ describe("stack config", () => {
     });
   });
 
+  it("takes balancer.workers (default 1) within the balancer's own range", () => {
+    expect(parseClusterSpec(prodConfig()).balancer.workers).toBe(1);
+    const raw = prodConfig();
+    const withWorkers = (workers: unknown) => ({
+      ...raw,
+      balancer: { ...(raw.balancer as object), workers },
+    });
+    expect(parseClusterSpec(withWorkers(2)).balancer.workers).toBe(2);
+    expect(problems(withWorkers(0)).join("\n")).toMatch(/balancer\.workers/);
+    expect(problems(withWorkers(65)).join("\n")).toMatch(/balancer\.workers/);
+  });
+
   it("reads through a pulumi.Config-like getter", () => {
     const raw = prodConfig();
     const spec = readClusterSpec({

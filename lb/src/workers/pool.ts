@@ -20,12 +20,6 @@ import {
   type WorkerInit,
 } from "./protocol";
 
-/** SO_REUSEPORT in net.Server.listen: Node 22.12 (22.x line) and 23.1. */
-export function supportsReusePort(version: string = process.versions.node): boolean {
-  const [major, minor] = version.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
-
 /** A worker that does not answer a request within this is treated as broken. */
 const REQUEST_TIMEOUT_MS = 10_000;
 

@@ -18,6 +18,7 @@ import {
   type Protocol,
   type ServerConfig,
 } from "../types";
+import { MAX_WORKERS } from "../workers";
 import { isTable, Report, Section, show } from "./section";
 import {
   readApi,
@@ -65,9 +66,6 @@ function collides(a: Listener, b: Listener): boolean {
     isWildcardHost(hb.host)
   );
 }
-
-/** Data-plane threads are for cores; more than this is a typo, not a machine. */
-export const MAX_WORKERS = 64;
 
 const TOP_LEVEL_IGNORED: Record<string, string> = {
   profiler: "the Go profiler is not part of geoswarm-lb",
