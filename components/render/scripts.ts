@@ -103,7 +103,8 @@ done
 
 /**
  * Installs files copied by SFTP into place for geoswarm-lb and restarts it. Runs as the SSH user
- * (sudo), from a remote.Command whose triggers are the artifact's and config's hashes.
+ * (sudo), from a remote.Command whose triggers are the artifact's and config's hashes. It runs
+ * after the staging step, which already waited for cloud-init (WAIT_FOR_CLOUD_INIT).
  */
 export function lbInstallScript(p: {
   stagingDir: string;
@@ -128,7 +129,6 @@ sudo install -m 0640 -g ${shq(p.user)} "$staging/docker-key.pem" ${shq(`${p.dock
 # Installs geoswarm-lb from the staging directory and restarts it.
 set -eu
 staging=${shq(p.stagingDir)}
-cloud-init status --wait >/dev/null || true
 sudo install -d -m 0755 ${shq(p.installDir)}
 sudo install -d -m 0750 -g ${shq(p.user)} "$(dirname ${shq(p.configPath)})"
 sudo install -m 0644 "$staging/geoswarm-lb.cjs" ${shq(`${p.installDir}/geoswarm-lb.cjs`)}

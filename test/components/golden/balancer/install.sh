@@ -2,7 +2,6 @@
 # Installs geoswarm-lb from the staging directory and restarts it.
 set -eu
 staging='/home/ubuntu/geoswarm-lb-staging'
-cloud-init status --wait >/dev/null || true
 sudo install -d -m 0755 '/opt/geoswarm-lb'
 sudo install -d -m 0750 -g 'geoswarm-lb' "$(dirname '/etc/geoswarm-lb/config.toml')"
 sudo install -m 0644 "$staging/geoswarm-lb.cjs" '/opt/geoswarm-lb/geoswarm-lb.cjs'
