@@ -19,7 +19,7 @@ import { balancerConfig, renderBalancerConfig } from "./render/lb";
 import { lbInstallScript, NODE_BIN } from "./render/scripts";
 import { lbUnit } from "./render/systemd";
 import type { DockerCa } from "./tls";
-import { TYPE_PREFIX } from "./types";
+import { DEFAULT_NODE_VERSION, TYPE_PREFIX } from "./types";
 
 export interface BalancerArgs {
   /** Network of the core region; the host uses its `balancer` security group. Required. */
@@ -101,7 +101,7 @@ export class Balancer extends pulumi.ComponentResource {
   constructor(name: string, args: BalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(`${TYPE_PREFIX}Balancer`, name, {}, opts);
     const apiPort = args.apiPort ?? 8888;
-    const nodeVersion = args.nodeVersion ?? "22.23.3";
+    const nodeVersion = args.nodeVersion ?? DEFAULT_NODE_VERSION;
     const workers = args.workers ?? 1;
     if (workers > 1 && !nodeSupportsWorkers(nodeVersion)) {
       throw new Error(

@@ -11,6 +11,7 @@ import {
   rulesPerGroup,
 } from "./plan";
 import { GO_DURATION, isIpv4Cidr, overlappingCidrs } from "./render/net";
+import { DEFAULT_CONSUL_VERSION, DEFAULT_NODE_VERSION, DEFAULT_SWARM_IMAGE } from "./types";
 
 export const CONFIG_NAMESPACE = "geoswarm";
 
@@ -68,7 +69,7 @@ const consul = z.strictObject({
   version: z
     .string()
     .regex(/^\d+\.\d+\.\d+-\d+$/, 'must be a Debian version such as "1.20.2-1"')
-    .default("1.20.2-1"),
+    .default(DEFAULT_CONSUL_VERSION),
 });
 
 const swarm = z.strictObject({
@@ -76,7 +77,7 @@ const swarm = z.strictObject({
   strategy: z.enum(["binpack", "spread", "random"]).default("binpack"),
   managerInstanceType: instanceType.default("t3.small"),
   /** Image of the standalone Swarm agent/manager. */
-  image: z.string().min(1).default("swarm:1.2.9"),
+  image: z.string().min(1).default(DEFAULT_SWARM_IMAGE),
 });
 
 const balancer = z.strictObject({
@@ -89,7 +90,7 @@ const balancer = z.strictObject({
   nodeVersion: z
     .string()
     .regex(/^\d+\.\d+\.\d+$/, 'must be a Node.js version such as "22.12.0"')
-    .default("22.23.3"),
+    .default(DEFAULT_NODE_VERSION),
   /** geoswarm-lb data-plane threads (`workers`); above 1 needs nodeVersion >= 22.12. */
   workers: z.number().int().min(1).max(MAX_WORKERS).default(1),
   /** sha256 of node-v<version>-linux-x64.tar.xz; when absent the tarball is checked against nodejs.org's SHASUMS256.txt. */
@@ -159,10 +160,7 @@ const stackSchema = z.strictObject({
 
 export type ClusterSpec = z.infer<typeof stackSchema>;
 export type RegionSpec = ClusterSpec["regions"][number];
-export type HostSpec = RegionSpec["hosts"][number];
 export type EntryPointSpec = ClusterSpec["entryPoints"][number];
-export type SwarmMode = ClusterSpec["swarm"]["mode"];
-export type SwarmStrategy = ClusterSpec["swarm"]["strategy"];
 
 /** Bad stack configuration: each problem names its key as `geoswarm:<path>`. */
 export class StackConfigError extends Error {

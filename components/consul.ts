@@ -6,7 +6,7 @@ import type { RegionNetwork } from "./network";
 import { consulServerName } from "./plan";
 import { consulServerUserData } from "./render/cloudinit";
 import { type ConsulConfig, consulClientConfig, consulServerConfig } from "./render/consul";
-import { TYPE_PREFIX } from "./types";
+import { DEFAULT_CONSUL_VERSION, TYPE_PREFIX } from "./types";
 
 export interface ConsulClusterArgs {
   /** Network (region) the servers run in; they use its `consul` security group. Required. */
@@ -48,7 +48,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
     if (count < 1 || count % 2 === 0)
       throw new Error(`ConsulCluster ${name}: servers must be odd, got ${count}`);
     this.datacenter = args.datacenter ?? "production";
-    this.version = args.version ?? "1.20.2-1";
+    this.version = args.version ?? DEFAULT_CONSUL_VERSION;
 
     const key = new random.RandomBytes(`${name}-gossip-key`, { length: 32 }, { parent: this });
     this.gossipKey = pulumi.secret(key.base64);

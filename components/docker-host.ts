@@ -4,7 +4,7 @@ import { createMachine, ownAddress } from "./machine";
 import type { RegionNetwork } from "./network";
 import { dockerHostUserData, type HostSwarm } from "./render/cloudinit";
 import type { DockerCa } from "./tls";
-import { TYPE_PREFIX } from "./types";
+import { DEFAULT_SWARM_IMAGE, TYPE_PREFIX } from "./types";
 
 /** How a host joins the cluster; SwarmManager.hostJoin gives the right one. */
 export type DockerHostSwarmArgs =
@@ -69,7 +69,7 @@ export class DockerHost extends pulumi.ComponentResource {
       args.swarm.mode === "standalone"
         ? pulumi.output(args.swarm.discoveryUrl).apply((discoveryUrl) => ({
             mode: "standalone" as const,
-            image: (args.swarm.mode === "standalone" && args.swarm.image) || "swarm:1.2.9",
+            image: (args.swarm.mode === "standalone" && args.swarm.image) || DEFAULT_SWARM_IMAGE,
             discoveryUrl,
           }))
         : pulumi

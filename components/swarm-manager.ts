@@ -12,7 +12,7 @@ import {
 import type { RegionNetwork } from "./network";
 import { managerUserData } from "./render/cloudinit";
 import type { DockerCa } from "./tls";
-import { TYPE_PREFIX } from "./types";
+import { DEFAULT_SWARM_IMAGE, TYPE_PREFIX } from "./types";
 
 export interface SwarmManagerArgs {
   /** Network the manager runs in; it uses the `manager` security group. Required. */
@@ -37,14 +37,6 @@ export interface SwarmManagerArgs {
   ami?: pulumi.Input<string>;
 }
 
-/** Client TLS material for DOCKER_HOST (DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=<dir with these>). */
-export interface DockerClientTls {
-  caPem: pulumi.Output<string>;
-  certPem: pulumi.Output<string>;
-  /** Secret. */
-  keyPem: pulumi.Output<string>;
-}
-
 /**
  * The cluster's scheduler, with an Elastic IP. Standalone: `swarm manage -H :2377 --strategy <s>`
  * with the Consul discovery URL, TLS on 2377. Swarm mode: `docker swarm init`, API on 2376 (TLS),
@@ -54,7 +46,10 @@ export class SwarmManager extends pulumi.ComponentResource {
   public readonly publicIp: pulumi.Output<string>;
   /** Secret-free: `tcp://<EIP>:2377` (standalone) or `tcp://<EIP>:2376` (swarm mode). */
   public readonly dockerHost: pulumi.Output<string>;
-  /** Secret (the whole bundle is marked secret). */
+  /**
+   * Client TLS material for DOCKER_HOST (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=<dir with these>).
+   * Secret (the whole bundle is marked secret).
+   */
   public readonly clientTls: pulumi.Output<{ caPem: string; certPem: string; keyPem: string }>;
   /** What DockerHost needs to join this manager's cluster. */
   public readonly hostJoin: DockerHostSwarmArgs;
@@ -63,7 +58,7 @@ export class SwarmManager extends pulumi.ComponentResource {
   constructor(name: string, args: SwarmManagerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(`${TYPE_PREFIX}SwarmManager`, name, {}, opts);
     const mode = args.mode ?? "standalone";
-    const image = args.image ?? "swarm:1.2.9";
+    const image = args.image ?? DEFAULT_SWARM_IMAGE;
     this.mode = mode;
     if (mode === "standalone" && args.discoveryUrl === undefined) {
       throw new Error(`SwarmManager ${name}: standalone mode needs discoveryUrl`);

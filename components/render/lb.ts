@@ -3,6 +3,7 @@
 import { stringify } from "smol-toml";
 import type { ApiConfig, LbConfig, ServerConfig } from "../../lb/src/config/types";
 import { CONSUL_SERVERS_SCRIPT } from "./cloudinit";
+import { hostCidr } from "./net";
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -27,7 +28,7 @@ export interface BalancerConfigInput {
 }
 
 function accessRule(cidrOrIp: string): string {
-  return `allow ${cidrOrIp.includes("/") ? cidrOrIp : `${cidrOrIp}/32`}`;
+  return `allow ${cidrOrIp.includes("/") ? cidrOrIp : hostCidr(cidrOrIp)}`;
 }
 
 /**
