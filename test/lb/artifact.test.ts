@@ -6,6 +6,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ARTIFACT, startLbProcess } from "./support/lb-process";
 import {
   closedPort,
   nameServer,
@@ -16,7 +17,6 @@ import {
   waitFor,
 } from "./support/net";
 
-const ARTIFACT = resolve(__dirname, "../../lb/dist/geoswarm-lb.cjs");
 let dir: string;
 let bin: string;
 
@@ -118,26 +118,21 @@ describe("geoswarm-lb artifact", () => {
       "run.toml",
       `[logging]\nlevel = "info"\nformat = "json"\n[shutdown]\ngrace_period = "5s"\n[servers.web]\nbind = "127.0.0.1:\${LB_PORT}"\n[servers.web.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:\${BACKEND_PORT}"]\n`,
     );
-    const child = spawn(process.execPath, [bin, "-e", "-c", path], {
+    const lb = await startLbProcess(["-e", "-c", path], {
+      artifact: bin,
       cwd: dir,
-      env: { ...process.env, LB_PORT: String(port), BACKEND_PORT: String(backend.port) },
-      stdio: ["ignore", "pipe", "pipe"],
+      env: { LB_PORT: String(port), BACKEND_PORT: String(backend.port) },
     });
+    const child = lb.child;
     children.push(child);
-    let stdout = "";
-    child.stdout!.on("data", (c) => {
-      stdout += c;
-    });
-    child.stderr!.on("data", (c) => {
-      stdout += c;
-    });
-    await waitFor(() => stdout.includes("geoswarm-lb started"), 10_000, "startup log line");
-    const line = stdout.split("\n").find((l) => l.includes("geoswarm-lb started"))!;
+    const line = lb
+      .output()
+      .split("\n")
+      .find((l) => l.includes("geoswarm-lb started"))!;
     expect(JSON.parse(line)).toMatchObject({ level: 30, msg: "geoswarm-lb started" });
 
     const inFlight = request(port, "question", { timeoutMs: 8000 });
     await waitFor(() => backend.connections.length === 1, 3000, "connection at the backend");
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     child.kill("SIGTERM");
     await sleep(200);
     // No longer accepting.
@@ -145,8 +140,8 @@ describe("geoswarm-lb artifact", () => {
     expect(late.error).toMatch(/ECONNREFUSED/);
     // The connection that was live finishes normally.
     expect((await inFlight).data).toBe("slow reply");
-    expect(await exited).toBe(0);
-    expect(stdout).toContain("shutdown complete");
+    expect(await lb.exited).toBe(0);
+    expect(lb.output()).toContain("shutdown complete");
   });
 
   it("after the grace period, SIGTERM closes the connections that remain and exits 0", async () => {

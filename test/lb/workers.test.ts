@@ -8,6 +8,7 @@ import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { call, serverBody } from "./support/api";
 import { ARTIFACT, type LbProcess, NODE22, startLbProcess } from "./support/lb-process";
 import {
   closedPort,
@@ -49,7 +50,7 @@ enabled = true
 bind = "127.0.0.1:${apiPort}"
 ${servers}`,
   );
-  lb = await startLbProcess(["-c", config], {}, NODE22);
+  lb = await startLbProcess(["-c", config], { node: NODE22 });
   return { api: `http://127.0.0.1:${apiPort}`, lb };
 }
 
@@ -87,9 +88,13 @@ function openClient(port: number): Promise<{ socket: net.Socket; line: string }>
   });
 }
 
-async function stats(api: string, server: string) {
-  const res = await fetch(`${api}/servers/${server}/stats`);
-  return (await res.json()) as {
+/** The API of these tests has no basic auth (loopback). */
+const apiCall = (base: string, method: string, path: string, body?: unknown) =>
+  call(base, method, path, body, { auth: null });
+
+async function stats(base: string, server: string) {
+  const res = await apiCall(base, "GET", `/servers/${server}/stats`);
+  return res.json as {
     active_connections: number;
     rx_total: number;
     backends: Array<{
@@ -184,18 +189,9 @@ static_list = ["127.0.0.1:${a.port} max_connections=3", "127.0.0.1:${b.port} max
     const b = await nameServer("b");
     opened.push(a, b);
     const port = await closedPort();
-    const { api } = await startWorkers("");
-    const server = (backend: number) => ({
-      bind: `127.0.0.1:${port}`,
-      protocol: "tcp",
-      discovery: { kind: "static", static_list: [`127.0.0.1:${backend}`] },
-    });
-    const send = (method: string, body?: unknown) =>
-      fetch(`${api}/servers/web`, {
-        method,
-        headers: { "content-type": "application/json" },
-        body: body ? JSON.stringify(body) : undefined,
-      });
+    const { api: base } = await startWorkers("");
+    const server = (backend: number) => serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${backend}`]);
+    const send = (method: string, body?: unknown) => apiCall(base, method, "/servers/web", body);
     expect((await send("POST", server(a.port))).status).toBe(200);
     expect(listenersOn(port)).toBe(2);
     const before = await Promise.all(Array.from({ length: 40 }, () => request(port)));
@@ -230,17 +226,16 @@ static_list = ["127.0.0.1:${a.port}"]
  * denial writes (the worker thread's carry worker=1): a second server with an access rule that
  * denies everyone shares the threads, so 40 denied connects show the kernel's spread.
  */
-async function threadShares(api: string): Promise<{ main: number; worker: number }> {
+async function threadShares(base: string): Promise<{ main: number; worker: number }> {
   const denyPort = await closedPort();
-  const res = await fetch(`${api}/servers/deny`, {
-    method: "POST",
-    body: JSON.stringify({
-      bind: `127.0.0.1:${denyPort}`,
-      protocol: "tcp",
+  const res = await apiCall(
+    base,
+    "POST",
+    "/servers/deny",
+    serverBody(`127.0.0.1:${denyPort}`, ["127.0.0.1:1"], {
       access: { default: "deny", rules: [] },
-      discovery: { kind: "static", static_list: ["127.0.0.1:1"] },
     }),
-  });
+  );
   expect(res.status).toBe(200);
   const mark = (lb as LbProcess).output().length;
   await Promise.all(Array.from({ length: 40 }, () => request(denyPort)));

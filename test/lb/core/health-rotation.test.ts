@@ -45,18 +45,7 @@ passes = 3
     expect(new Set(await served(lb, 6))).toEqual(new Set(["a"]));
 
     // b listens again on the same port; it returns only after 3 consecutive passes.
-    const net = await import("node:net");
-    const server = net.createServer((s) => {
-      s.on("error", () => {}); // pings connect and reset
-      s.end("b\n");
-    });
-    await new Promise<void>((r) => server.listen(bPort, "127.0.0.1", r));
-    b = {
-      server,
-      port: bPort,
-      connections: [],
-      close: () => new Promise((r) => server.close(() => r())),
-    };
+    b = await nameServer("b", bPort);
     const backAt = Date.now();
     await waitFor(() => backendB().live, 3000, "b back in rotation");
     expect(Date.now() - backAt).toBeGreaterThanOrEqual(150); // not on the first pass

@@ -1,29 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import { tcpServer as sharedTcpServer, type TestTcpServer } from "../support/net";
 
-export async function tcpServer(onConn: (s: Socket) => void = () => {}): Promise<{
-  server: Server;
-  port: number;
-  sockets: Set<Socket>;
-  close: () => Promise<void>;
-}> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    s.on("error", () => {});
-    s.resume(); // notice the peer's close even when the test reads nothing
-    onConn(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  const close = async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return { server, port, sockets, close };
+/** A backend for checks: reads what a probe sends, so it sees the checker's close at once. */
+export function tcpServer(onConn: (s: Socket) => void = () => {}): Promise<TestTcpServer> {
+  return sharedTcpServer(onConn, { resume: true, allowHalfOpen: false });
 }
 
 export async function udpServer(

@@ -131,9 +131,8 @@ describe("tcp probe", () => {
     expect(ms).toBeGreaterThanOrEqual(190);
     expect(ms).toBeLessThan(500);
     // The probe closed its connection.
-    for (let i = 0; i < 50 && srv.sockets.size > 0; i++)
-      await new Promise((r) => setTimeout(r, 10));
-    expect(srv.sockets.size).toBe(0);
+    for (let i = 0; i < 50 && srv.live.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(srv.live.size).toBe(0);
   });
 
   it("a short reply followed by close is unhealthy at once", async () => {

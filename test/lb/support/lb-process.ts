@@ -19,14 +19,24 @@ export interface LbProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+export interface LbProcessOptions {
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** The node binary (default: the one running the tests). */
+  node?: string;
+  /** The artifact to run (default ARTIFACT). */
+  artifact?: string;
+  cwd?: string;
+}
+
 /** Starts the artifact with `args` and waits for its "geoswarm-lb started" log line. */
 export async function startLbProcess(
   args: string[],
-  env: NodeJS.ProcessEnv = {},
-  node: string = process.execPath,
+  opts: LbProcessOptions = {},
 ): Promise<LbProcess> {
-  const child = spawn(node, [ARTIFACT, ...args], {
-    env: { ...process.env, ...env },
+  const child = spawn(opts.node ?? process.execPath, [opts.artifact ?? ARTIFACT, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -8,27 +8,41 @@ import net from "node:net";
 export interface TestTcpServer {
   server: net.Server;
   port: number;
+  /** Every connection accepted so far. */
   connections: net.Socket[];
+  /** The connections still open. */
+  live: Set<net.Socket>;
   close(): Promise<void>;
 }
 
-/** A TCP server on 127.0.0.1:0 that runs `handler` for each connection. */
+/**
+ * A TCP server on 127.0.0.1 (port 0 unless `port`) that runs `handler` for each connection.
+ * `resume` reads and drops what clients send, so a peer's close is noticed even when the test
+ * reads nothing.
+ */
 export async function tcpServer(
-  handler: (socket: net.Socket) => void,
-  opts: { host?: string; allowHalfOpen?: boolean } = {},
+  handler: (socket: net.Socket) => void = () => {},
+  opts: { host?: string; port?: number; allowHalfOpen?: boolean; resume?: boolean } = {},
 ): Promise<TestTcpServer> {
   const connections: net.Socket[] = [];
+  const live = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: opts.allowHalfOpen ?? true }, (socket) => {
     connections.push(socket);
+    live.add(socket);
+    socket.on("close", () => live.delete(socket));
     socket.on("error", () => {});
+    if (opts.resume) socket.resume();
     handler(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, opts.host ?? "127.0.0.1", resolve));
+  await new Promise<void>((resolve) =>
+    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", resolve),
+  );
   const port = (server.address() as net.AddressInfo).port;
   return {
     server,
     port,
     connections,
+    live,
     close: () =>
       new Promise((resolve) => {
         for (const c of connections) c.destroy();
@@ -38,8 +52,8 @@ export async function tcpServer(
 }
 
 /** A backend that answers every connection with `name\n` and closes: tells who served. */
-export function nameServer(name: string): Promise<TestTcpServer> {
-  return tcpServer((socket) => socket.end(`${name}\n`));
+export function nameServer(name: string, port?: number): Promise<TestTcpServer> {
+  return tcpServer((socket) => socket.end(`${name}\n`), { port });
 }
 
 /** A port on which nothing listens (bound, then released). */
@@ -145,17 +159,24 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `predicate` every 20 ms until true or `timeoutMs` passes. */
+/**
+ * Polls `predicate` every `pollMs` (20) until true or `timeoutMs` passes; resolves with the ms
+ * it took.
+ */
 export async function waitFor(
   predicate: () => boolean,
   timeoutMs = 5000,
   what = "condition",
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
+  pollMs = 20,
+): Promise<number> {
+  const t0 = Date.now();
   while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
+    if (Date.now() - t0 > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await sleep(pollMs);
   }
+  return Date.now() - t0;
 }
 
 // Listens with backlog 0 and fills the accept queue itself without ever accepting, so that

@@ -1,11 +1,13 @@
 // Shared helpers of the discovery tests: a logger that records what it logged, a runner started
 // from TOML through the real validator, and a bounded wait.
+
 import pino from "pino";
 import { parseConfigText, validateConfig } from "../../../../lb/src/config";
 import type { BackendSpec, DiscoveryConfig } from "../../../../lb/src/config/types";
 import { createDiscovery } from "../../../../lb/src/discovery";
 import type { DiscoveryRunner } from "../../../../lb/src/discovery/runner";
 import type { Logger } from "../../../../lb/src/log/logger";
+import { waitFor as sharedWaitFor } from "../../support/net";
 
 export interface LogRecord {
   level: number;
@@ -56,14 +58,9 @@ export function startDiscovery(body: string): Started {
   };
 }
 
-/** Polls `check` every 10 ms until it returns true; throws after `ms` with `what`. */
-export async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<number> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - t0;
+/** The shared waitFor (support/net.ts), polling every 10 ms, with `what` before the limit. */
+export function waitFor(check: () => boolean, what: string, ms = 5000): Promise<number> {
+  return sharedWaitFor(check, ms, what, 10);
 }
 
 export { sleep } from "../../support/net";
