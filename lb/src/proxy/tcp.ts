@@ -79,7 +79,7 @@ export class TcpFrontend {
     }
     const admitted = ctx.shared
       ? ctx.shared.tryAcquireServer(cfg.maxConnections)
-      : cfg.maxConnections === 0 || this.clients.size < cfg.maxConnections;
+      : cfg.maxConnections === 0 || ctx.counters.activeConnections < cfg.maxConnections;
     if (!admitted) {
       ctx.log.debug({ client: clientIp }, "server max_connections reached, closing client");
       client.destroy();

@@ -15,7 +15,7 @@ import { isIPv6 } from "node:net";
 import { unbracketHost } from "../config/address";
 import type { Backend } from "../core/backend";
 import { ActiveSet } from "./active-set";
-import type { ProxyContext } from "./context";
+import type { FrontendSettings, ProxyContext } from "./context";
 
 const RETIRED_REPLY_WAIT_MS = 2000;
 /** Packets held per session while its backend socket connects. */
@@ -26,6 +26,8 @@ interface Session {
   clientAddress: string;
   clientPort: number;
   backend: Backend;
+  /** Settings when the session opened: an in-place update applies to new sessions only. */
+  cfg: FrontendSettings;
   socket: dgram.Socket;
   connected: boolean;
   pending: Buffer[];
@@ -106,25 +108,32 @@ export class UdpFrontend {
 
   private onClientPacket(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const ctx = this.ctx;
-    const cfg = ctx.config();
     const key = `${rinfo.address}:${rinfo.port}`;
     let session = this.sessions.get(key);
     if (!session) {
       if (!this.accepting) return;
+      const cfg = ctx.config();
       const clientIp = ctx.clientIp(rinfo.address);
       if (cfg.access && !cfg.access.allows(clientIp)) return;
-      if (cfg.maxConnections > 0 && this.open.size >= cfg.maxConnections) return;
-      const created = this.openSession(key, rinfo, clientIp);
+      // Counted per server: sessions of a listener draining after a re-bind count too.
+      if (cfg.maxConnections > 0 && ctx.counters.activeConnections >= cfg.maxConnections) return;
+      const created = this.openSession(key, rinfo, clientIp, cfg);
       if (!created) return;
       session = created;
     }
     this.sendToBackend(session, msg);
     session.requests++;
     if (session.clientTimer) session.clientTimer.refresh();
-    if (cfg.maxRequests > 0 && session.requests >= cfg.maxRequests) this.retire(session);
+    const max = session.cfg.maxRequests;
+    if (max > 0 && session.requests >= max) this.retire(session);
   }
 
-  private openSession(key: string, rinfo: dgram.RemoteInfo, clientIp: string): Session | undefined {
+  private openSession(
+    key: string,
+    rinfo: dgram.RemoteInfo,
+    clientIp: string,
+    cfg: FrontendSettings,
+  ): Session | undefined {
     const ctx = this.ctx;
     const backend = ctx.table.elect({ clientIp });
     if (!backend) return undefined;
@@ -134,6 +143,7 @@ export class UdpFrontend {
       clientAddress: rinfo.address,
       clientPort: rinfo.port,
       backend,
+      cfg,
       socket,
       connected: false,
       pending: [],
@@ -146,7 +156,6 @@ export class UdpFrontend {
     this.open.add(session);
     ctx.counters.activeConnections++;
     ctx.shared?.tryAcquireServer(0);
-    const cfg = ctx.config();
     if (cfg.clientIdleMs > 0) {
       session.clientTimer = setTimeout(() => this.closeSession(session), cfg.clientIdleMs);
     }
@@ -183,17 +192,17 @@ export class UdpFrontend {
 
   private onBackendPacket(session: Session, reply: Buffer): void {
     if (session.closed) return;
-    const cfg = this.ctx.config();
     session.responses++;
     session.backend.rxBytes += reply.length;
     this.ctx.counters.rxTotal += reply.length;
     this.socket.send(reply, session.clientPort, session.clientAddress);
     if (session.backendTimer) session.backendTimer.refresh();
-    if (cfg.maxResponses > 0 && session.responses >= cfg.maxResponses) this.closeSession(session);
+    const max = session.cfg.maxResponses;
+    if (max > 0 && session.responses >= max) this.closeSession(session);
   }
 
   private armBackendTimer(session: Session): void {
-    const cfg = this.ctx.config();
+    const cfg = session.cfg;
     const wait = session.retired
       ? cfg.backendIdleMs || cfg.clientIdleMs || RETIRED_REPLY_WAIT_MS
       : cfg.backendIdleMs;

@@ -296,6 +296,34 @@ describe("server routes", () => {
     await holder.close();
   });
 
+  it("max_connections counts connections still draining on the old bind after a re-bind", async () => {
+    const holder = await tcpServer((s) => {
+      s.write("hi\n");
+      s.on("end", () => s.end());
+    });
+    const port = await closedPort();
+    const body = (bind: number) =>
+      serverBody(`127.0.0.1:${bind}`, [`127.0.0.1:${holder.port}`], { max_connections: 1 });
+    expect((await api("POST", "/servers/capped", body(port))).status).toBe(200);
+    const net = await import("node:net");
+    const held = net.connect(port, "127.0.0.1");
+    held.on("error", () => {});
+    await waitFor(() => holder.connections.length === 1, 3000, "held connection");
+    const newPort = await closedPort();
+    expect((await api("PUT", "/servers/capped", body(newPort))).status).toBe(200);
+    // The held connection is still the server's one allowed connection.
+    expect((await request(newPort, undefined, { timeoutMs: 2000 })).data).toBe("");
+    held.destroy();
+    await waitFor(() => holder.live.size === 0, 3000, "held connection closed");
+    await waitFor(
+      () => lb.balancer.servers.get("capped")!.counters.activeConnections === 0,
+      3000,
+      "the server to count it closed",
+    );
+    expect((await request(newPort, undefined, { timeoutMs: 2000 })).data).toBe("hi\n");
+    await holder.close();
+  });
+
   it("DELETE removes a server: 200 null, it stops accepting", async () => {
     const port = await closedPort();
     await api("POST", "/servers/gone", serverBody(`127.0.0.1:${port}`, [`127.0.0.1:${a.port}`]));
