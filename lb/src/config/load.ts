@@ -8,6 +8,11 @@ import { ConfigError, type ConfigSource, type LbConfig } from "./types";
 /** How long `from-url` waits for the whole response. */
 export const URL_TIMEOUT_MS = 10_000;
 
+/** Why a from-url fetch failed: its own timeout, or `other`. */
+function fetchFailure(e: Error, other: string): string {
+  return e.name === "TimeoutError" ? `no response within ${URL_TIMEOUT_MS / 1000} s` : other;
+}
+
 /**
  * Replaces every `${NAME}` with the value of environment variable NAME (unset → ""), like
  * gobetween's `-e/--use-config-env-vars`. `$NAME` without braces is left alone; there is no
@@ -194,10 +199,7 @@ async function readSource(source: ConfigSource): Promise<string> {
     });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why =
-      e.name === "TimeoutError"
-        ? `no response within ${URL_TIMEOUT_MS / 1000} s`
-        : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const why = fetchFailure(e, e.cause?.code ?? e.cause?.message ?? e.message);
     throw new ConfigError([`config URL ${source.url}: cannot fetch (${why})`]);
   }
   let body: string;
@@ -205,9 +207,9 @@ async function readSource(source: ConfigSource): Promise<string> {
     body = await res.text();
   } catch (err) {
     const e = err as Error;
-    const why =
-      e.name === "TimeoutError" ? `no response within ${URL_TIMEOUT_MS / 1000} s` : e.message;
-    throw new ConfigError([`config URL ${source.url}: cannot read the response (${why})`]);
+    throw new ConfigError([
+      `config URL ${source.url}: cannot read the response (${fetchFailure(e, e.message)})`,
+    ]);
   }
   // Stricter than gobetween, which parses whatever body comes back.
   if (!res.ok) {

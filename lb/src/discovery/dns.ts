@@ -9,6 +9,7 @@ import { randomInt } from "node:crypto";
 import dgram from "node:dgram";
 import net from "node:net";
 import dnsPacket, { type DecodedPacket, type RecordType } from "dns-packet";
+import { abortError } from "./abort";
 
 export type DnsProtocol = "udp" | "tcp";
 
@@ -56,11 +57,6 @@ export async function dnsQuery(
   return tcpQuery(server, name, type, signal);
 }
 
-function aborted(what: string, signal: AbortSignal): Error {
-  const timedOut = (signal.reason as Error | undefined)?.name === "TimeoutError";
-  return new Error(`${what}: ${timedOut ? "timed out" : "aborted"}`);
-}
-
 function udpQuery(
   server: DnsServer,
   name: string,
@@ -69,7 +65,7 @@ function udpQuery(
 ): Promise<DnsReply> {
   const what = `DNS ${type} ${name} via udp ${server.host}:${server.port}`;
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(aborted(what, signal));
+    if (signal.aborted) return reject(abortError(what, signal));
     const id = randomInt(0, 65536);
     const packet = dnsPacket.encode(queryPacket(id, name, type));
     const socket = dgram.createSocket(net.isIPv6(server.host) ? "udp6" : "udp4");
@@ -81,7 +77,7 @@ function udpQuery(
       if (err) reject(err);
       else resolve(reply as DnsReply);
     };
-    const onAbort = (): void => done(aborted(what, signal));
+    const onAbort = (): void => done(abortError(what, signal));
     signal.addEventListener("abort", onAbort, { once: true });
     socket.on("error", (err) => done(new Error(`${what}: ${err.message}`)));
     socket.on("message", (msg) => {
@@ -110,7 +106,7 @@ function tcpQuery(
 ): Promise<DnsReply> {
   const what = `DNS ${type} ${name} via tcp ${server.host}:${server.port}`;
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(aborted(what, signal));
+    if (signal.aborted) return reject(abortError(what, signal));
     const id = randomInt(0, 65536);
     const socket = net.connect({ host: server.host, port: server.port });
     let buf = Buffer.alloc(0);
@@ -123,7 +119,7 @@ function tcpQuery(
       if (err) reject(err);
       else resolve(reply as DnsReply);
     };
-    const onAbort = (): void => done(aborted(what, signal));
+    const onAbort = (): void => done(abortError(what, signal));
     signal.addEventListener("abort", onAbort, { once: true });
     socket.on("connect", () => socket.write(dnsPacket.streamEncode(queryPacket(id, name, type))));
     socket.on("data", (chunk: Buffer) => {

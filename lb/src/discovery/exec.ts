@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import type { DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
 import { killProcessGroup } from "../process-group";
+import { abortError } from "./abort";
 import { parseBackendLines } from "./lines";
 import { Notes } from "./notes";
 import type { Fetcher } from "./runner";
@@ -29,7 +30,7 @@ export function execFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
 
 function run(program: string, args: string[], signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Error(`exec ${program}: aborted`));
+    if (signal.aborted) return reject(abortError(`exec ${program}`, signal));
     const child = spawn(program, args, {
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
@@ -48,8 +49,7 @@ function run(program: string, args: string[], signal: AbortSignal): Promise<stri
     };
     function onAbort(): void {
       killProcessGroup(child);
-      const timedOut = (signal.reason as Error | undefined)?.name === "TimeoutError";
-      finish(new Error(`exec ${program}: ${timedOut ? "timed out (killed)" : "aborted"}`));
+      finish(abortError(`exec ${program}`, signal, "timed out (killed)"));
     }
     signal.addEventListener("abort", onAbort, { once: true });
     child.stdout.on("data", (c: Buffer) => {

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { joinHostPort, unbracketHost } from "../config";
+import { abortError } from "./abort";
 
 export interface TlsFiles {
   cert?: string;
@@ -108,12 +109,6 @@ function open(
     );
     req.end();
   });
-}
-
-function abortError(what: string, signal: AbortSignal): Error {
-  const reason = signal.reason as Error | undefined;
-  if (reason?.name === "TimeoutError") return new Error(`${what}: timed out`);
-  return new Error(`${what}: aborted`);
 }
 
 /** GETs `path`; resolves with status, headers and the whole body (any status). */
