@@ -115,13 +115,18 @@ describe.each(cases)("user data: %s", (name, render) => {
 
   it("writes only shellcheck-clean scripts", () => {
     const scripts = doc.write_files.filter((f) => f.content.startsWith("#!/bin/sh"));
+    // Every file with a shebang is checked: a script with another interpreter is not skipped.
+    expect(scripts.length).toBe(doc.write_files.filter((f) => f.content.startsWith("#!")).length);
     for (const s of scripts) expectShellcheckClean(s.content, `${name}: ${s.path}`);
   });
 
   it("writes only units that `systemd-analyze verify` accepts", () => {
-    for (const f of doc.write_files.filter(
+    const units = doc.write_files.filter(
       (f) => /\.(service|conf)$/.test(f.path) && f.path.includes("systemd"),
-    )) {
+    );
+    // Every file under a systemd directory is checked, whatever its extension.
+    expect(units.length).toBe(doc.write_files.filter((f) => f.path.includes("/systemd/")).length);
+    for (const f of units) {
       // A drop-in is checked as part of a minimal unit it would extend.
       const unit = f.path.endsWith(".conf")
         ? `[Unit]\nDescription=drop-in check\n\n${f.content}`
