@@ -5,7 +5,7 @@ set -eu
 rev=${1:-HEAD}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d /tmp/geoswarm-ab-XXXXXX)
-git -C "$repo" archive "$rev" lb package.json | tar -x -C "$out"
+git -C "$repo" archive "$rev" lb package.json scripts/bundle.mjs | tar -x -C "$out"
 ln -s "$repo/node_modules" "$out/node_modules"
 (cd "$out" && node lb/build.mjs >&2)
 echo "$out/lb/dist/geoswarm-lb.cjs"
