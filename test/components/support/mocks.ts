@@ -8,6 +8,10 @@ const SECRET = "1b47061264138c4ac30d75fd1eb44270";
 export interface Recorded {
   type: string;
   name: string;
+  /** URN the mock monitor gave the resource (parent chain included). */
+  urn?: string;
+  /** Resource options as the engine received them (see recordOptions). */
+  options?: RecordedOptions;
   /** Inputs as the engine received them; secrets still wrapped. */
   raw: Record<string, any>;
   /** Inputs with secret wrappers removed. */
@@ -25,6 +29,66 @@ export function unwrap(v: any): any {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
   }
   return v;
+}
+
+/** The resource options of a RegisterResourceRequest that matter to the engine's plan. */
+export interface RecordedOptions {
+  parent: string;
+  /** URNs of every resource this one depends on (dependsOn and input dependencies). */
+  dependencies: string[];
+  /** URNs per input property. */
+  propertyDependencies: Record<string, string[]>;
+  deletedWith: string;
+  protect: boolean;
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  ignoreChanges: string[];
+  replaceOnChanges: string[];
+  additionalSecretOutputs: string[];
+}
+
+// The mock monitor hands mocks.newResource only type, name and inputs. The options (dependsOn,
+// parent, deletedWith, protect, ...) are read from the request itself: newResource runs
+// synchronously inside registerResource, so the request being handled is the pending one.
+let pendingRequest: any;
+let pendingUrn: string | undefined;
+let monitorPatched = false;
+function recordOptions(): void {
+  if (monitorPatched) return;
+  monitorPatched = true;
+  // biome-ignore lint/suspicious/noExplicitAny: the SDK's internal mock monitor is untyped
+  const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as any;
+  const original = MockMonitor.prototype.registerResource;
+  MockMonitor.prototype.registerResource = function (req: any, callback: any) {
+    pendingRequest = req;
+    pendingUrn = this.newUrn(req.getParent(), req.getType(), req.getName());
+    try {
+      return original.call(this, req, callback);
+    } finally {
+      pendingRequest = undefined;
+      pendingUrn = undefined;
+    }
+  };
+}
+
+function optionsOf(req: any): RecordedOptions | undefined {
+  if (!req) return undefined;
+  const propertyDependencies: Record<string, string[]> = {};
+  req.getPropertydependenciesMap().forEach((deps: any, key: string) => {
+    propertyDependencies[key] = deps.getUrnsList();
+  });
+  return {
+    parent: req.getParent(),
+    dependencies: req.getDependenciesList(),
+    propertyDependencies,
+    deletedWith: req.getDeletedwith(),
+    protect: Boolean(req.getProtect()),
+    retainOnDelete: Boolean(req.getRetainondelete()),
+    deleteBeforeReplace: Boolean(req.getDeletebeforereplace()),
+    ignoreChanges: req.getIgnorechangesList(),
+    replaceOnChanges: req.getReplaceonchangesList(),
+    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+  };
 }
 
 /** Deterministic fake EIPs: one per allocation name. */
@@ -73,13 +137,17 @@ function outputsFor(
 
 export async function installMocks(): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
+  recordOptions();
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         const inputs = unwrap(args.inputs);
+        const options = optionsOf(pendingRequest);
         recorded.push({
           type: args.type,
           name: args.name,
+          urn: pendingUrn,
+          options,
           raw: args.inputs,
           inputs,
           provider: args.provider,
