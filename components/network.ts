@@ -38,6 +38,11 @@ export class RegionNetwork extends pulumi.ComponentResource {
   public readonly vpcId: pulumi.Output<string>;
   public readonly subnetId: pulumi.Output<string>;
   public readonly internetGateway: aws.ec2.InternetGateway;
+  /**
+   * What an instance needs before it boots to reach the internet (apt, Node.js download): the
+   * gateway, the route table with its default route, and the subnet's association with it.
+   */
+  public readonly internetReady: pulumi.Resource[];
   public readonly keyName: pulumi.Output<string>;
   public readonly securityGroupIds: Partial<Record<Role, pulumi.Output<string>>>;
 
@@ -92,7 +97,7 @@ export class RegionNetwork extends pulumi.ComponentResource {
       },
       child,
     );
-    new aws.ec2.RouteTableAssociation(
+    const association = new aws.ec2.RouteTableAssociation(
       `${name}-rta`,
       { region, subnetId: subnet.id, routeTableId: routes.id },
       child,
@@ -157,6 +162,7 @@ export class RegionNetwork extends pulumi.ComponentResource {
     this.vpcId = vpc.id;
     this.subnetId = subnet.id;
     this.internetGateway = igw;
+    this.internetReady = [igw, routes, association];
     this.keyName = key.keyName;
     this.registerOutputs({ vpcId: this.vpcId, subnetId: this.subnetId, keyName: this.keyName });
   }
