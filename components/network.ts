@@ -45,6 +45,11 @@ export class RegionNetwork extends pulumi.ComponentResource {
   public readonly internetReady: pulumi.Resource[];
   public readonly keyName: pulumi.Output<string>;
   public readonly securityGroupIds: Partial<Record<Role, pulumi.Output<string>>>;
+  /** The ingress rules created here, by the flow they admit (FirewallRule.flow). */
+  private readonly rulesByFlow = new Map<
+    string,
+    { role: Role; rule: aws.vpc.SecurityGroupIngressRule }[]
+  >();
 
   constructor(name: string, args: RegionNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super(`${TYPE_PREFIX}RegionNetwork`, name, {}, opts);
@@ -143,7 +148,7 @@ export class RegionNetwork extends pulumi.ComponentResource {
               };
         const ports =
           rule.fromPort === rule.toPort ? `${rule.fromPort}` : `${rule.fromPort}-${rule.toPort}`;
-        new aws.vpc.SecurityGroupIngressRule(
+        const ingress = new aws.vpc.SecurityGroupIngressRule(
           `${name}-${role}-${rule.protocol}${ports}-${source.label}`,
           {
             region,
@@ -156,6 +161,11 @@ export class RegionNetwork extends pulumi.ComponentResource {
           },
           { parent: sg },
         );
+        if (rule.flow) {
+          const list = this.rulesByFlow.get(rule.flow) ?? [];
+          list.push({ role, rule: ingress });
+          this.rulesByFlow.set(rule.flow, list);
+        }
       }
     }
 
@@ -174,6 +184,17 @@ export class RegionNetwork extends pulumi.ComponentResource {
         `RegionNetwork: a rule names ${machine}, but machineIps has no address for it`,
       );
     return ip;
+  }
+
+  /**
+   * The ingress rules of this network that admit `flow` (an id of ./flows.ts, e.g.
+   * "operator-ssh"), optionally only those of one role's group. Resources that need the flow
+   * depend on these, so the rules exist before them and are revoked after them.
+   */
+  flowRules(flow: string, role?: Role): aws.vpc.SecurityGroupIngressRule[] {
+    return (this.rulesByFlow.get(flow) ?? [])
+      .filter((r) => role === undefined || r.role === role)
+      .map((r) => r.rule);
   }
 
   /** The security group of a role; throws when this network has none for it. */

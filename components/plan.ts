@@ -1,6 +1,7 @@
 // Pure planning from the validated spec: which machines exist where, and which security-group
 // rules each region needs. Sources are machine names; RegionNetwork turns them into EIP /32s.
 import type { ClusterSpec } from "./config";
+import { planFlows, type Protocol } from "./flows";
 
 export type Role = "consul" | "balancer" | "manager" | "host";
 export const ROLES: readonly Role[] = ["consul", "balancer", "manager", "host"];
@@ -43,7 +44,7 @@ export function planMachines(spec: ClusterSpec): MachinePlan[] {
   ];
 }
 
-export type Protocol = "tcp" | "udp";
+export type { Protocol } from "./flows";
 
 export interface FirewallRule {
   /** Security group (by role) the rule belongs to. */
@@ -54,112 +55,49 @@ export interface FirewallRule {
   /** A machine name (its EIP /32) or a literal CIDR. */
   source: { machine: string } | { cidr: string };
   description: string;
+  /** The flow (./flows.ts) this rule admits; absent for rules written by hand. */
+  flow?: string;
 }
 
 /** AWS's default limit of inbound rules per security group. */
 export const MAX_RULES_PER_GROUP = 60;
 
-const CONSUL_TCP: [number, number] = [8300, 8302];
-const CONSUL_UDP: [number, number] = [8301, 8302];
+/** Characters EC2 accepts in a security-group rule description (API reference, IpRange). */
+export const RULE_DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{0,255}$/;
+
+/** A flow's reason as a rule description: characters EC2 refuses are dropped or replaced. */
+export function ruleDescription(why: string): string {
+  return why
+    .replace(/[–—]/g, "-")
+    .replace(/[^a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]/g, "")
+    .slice(0, 255);
+}
 
 /**
- * Inbound rules for every role. Cluster ports admit only cluster machines' EIPs; operator-facing
- * ports admit only ssh.allowedCidr; entry points admit their own allowedCidr.
+ * Inbound rules for every role, one per flow (./flows.ts) and source: a role's machines become
+ * one rule per machine (its EIP /32), the operator network and entry-point clients their CIDR.
+ * A machine never gets a rule for itself.
  */
 export function planFirewall(spec: ClusterSpec): FirewallRule[] {
   const machines = planMachines(spec);
   const names = (role: Role) => machines.filter((m) => m.role === role).map((m) => m.name);
   const rules: FirewallRule[] = [];
-  const fromMachines = (
-    role: Role,
-    sources: string[],
-    protocol: Protocol,
-    ports: [number, number],
-    description: string,
-  ) => {
-    for (const machine of sources) {
-      rules.push({
-        role,
-        protocol,
-        fromPort: ports[0],
-        toPort: ports[1],
-        source: { machine },
-        description,
-      });
+  for (const f of planFlows(spec)) {
+    const base = {
+      role: f.to,
+      protocol: f.protocol,
+      fromPort: f.ports[0],
+      toPort: f.ports[1],
+      description: ruleDescription(f.why),
+      flow: f.id,
+    };
+    if ("role" in f.from) {
+      // Peers of the same role (Consul servers, hosts) admit each other: the group is shared.
+      for (const machine of names(f.from.role)) rules.push({ ...base, source: { machine } });
+    } else {
+      const cidr = "operator" in f.from ? spec.ssh.allowedCidr : f.from.cidr;
+      rules.push({ ...base, source: { cidr } });
     }
-  };
-  const operator = { cidr: spec.ssh.allowedCidr };
-  const fromOperator = (role: Role, port: number, description: string) =>
-    rules.push({
-      role,
-      protocol: "tcp",
-      fromPort: port,
-      toPort: port,
-      source: operator,
-      description,
-    });
-
-  for (const role of ROLES) fromOperator(role, 22, "SSH from the operator network");
-
-  // Consul servers: RPC and serf between servers and the balancer's client agent; HTTP only
-  // from the balancer, which fronts the servers for everyone else.
-  const consulPeers = [...names("consul"), BALANCER_NAME];
-  fromMachines("consul", consulPeers, "tcp", CONSUL_TCP, "Consul RPC and serf (tcp)");
-  fromMachines("consul", consulPeers, "udp", CONSUL_UDP, "Consul serf (udp)");
-  fromMachines("consul", [BALANCER_NAME], "tcp", [8500, 8500], "Consul HTTP via the balancer");
-
-  // Balancer: serf from the servers to its client agent; the consul front door for the cluster.
-  fromMachines("balancer", names("consul"), "tcp", [8301, 8301], "Consul serf LAN (tcp)");
-  fromMachines("balancer", names("consul"), "udp", [8301, 8301], "Consul serf LAN (udp)");
-  fromMachines(
-    "balancer",
-    [MANAGER_NAME, ...names("host")],
-    "tcp",
-    [8500, 8500],
-    "Consul via the balancer",
-  );
-  fromOperator("balancer", 8500, "Consul UI/API via the balancer");
-  fromOperator("balancer", spec.balancer.apiPort, "geoswarm-lb REST API");
-  for (const e of spec.entryPoints) {
-    rules.push({
-      role: "balancer",
-      protocol: "tcp",
-      fromPort: e.lbPort,
-      toPort: e.lbPort,
-      source: { cidr: e.allowedCidr },
-      description: `Entry point ${e.name}`,
-    });
-  }
-
-  if (spec.swarm.mode === "standalone") {
-    // The manager dials every engine's TLS API; clients and the balancer's docker discovery
-    // reach the manager's TLS API on 2377.
-    fromMachines(
-      "host",
-      [MANAGER_NAME],
-      "tcp",
-      [2376, 2376],
-      "Docker TLS API from the Swarm manager",
-    );
-    fromMachines("manager", [BALANCER_NAME], "tcp", [2377, 2377], "Swarm API for docker discovery");
-    fromOperator("manager", 2377, "Swarm API (DOCKER_HOST)");
-  } else {
-    const swarmNodes = [MANAGER_NAME, ...names("host")];
-    fromMachines("manager", names("host"), "tcp", [2377, 2377], "Swarm cluster management");
-    for (const role of ["manager", "host"] as const) {
-      const peers = swarmNodes.filter((n) => role !== "manager" || n !== MANAGER_NAME);
-      fromMachines(role, peers, "tcp", [7946, 7946], "Swarm node gossip (tcp)");
-      fromMachines(role, peers, "udp", [7946, 7946], "Swarm node gossip (udp)");
-      fromMachines(role, peers, "udp", [4789, 4789], "Swarm overlay (VXLAN)");
-    }
-    fromMachines(
-      "manager",
-      [BALANCER_NAME],
-      "tcp",
-      [2376, 2376],
-      "Docker TLS API for docker discovery",
-    );
-    fromOperator("manager", 2376, "Docker TLS API (DOCKER_HOST)");
   }
   return rules;
 }
