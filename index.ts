@@ -1,11 +1,15 @@
-// The `prod` program: stack config → validated spec → components → outputs.
+// The `prod` program (and any stack of this project): stack config → validated spec → one
+// `Cluster`, the root of every resource → stack outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { buildCluster } from "./components/cluster";
+import { Cluster } from "./components/cluster";
 import { CONFIG_NAMESPACE, readClusterSpec } from "./components/config";
 
 const config = new pulumi.Config(CONFIG_NAMESPACE);
 const spec = readClusterSpec(config);
-const cluster = buildCluster(spec, { sshPrivateKey: config.requireSecret("sshPrivateKey") });
+const cluster = new Cluster(pulumi.getStack(), {
+  spec,
+  sshPrivateKey: config.requireSecret("sshPrivateKey"),
+});
 
 export const balancerApiUrl = cluster.balancer.apiUrl;
 export const balancerApiUser = cluster.balancer.apiUser;

@@ -5,6 +5,7 @@ import type { ClusterSpec } from "./config";
 import { ConsulCluster } from "./consul";
 import { DockerHost } from "./docker-host";
 import { buildEntryPoints } from "./entry-points";
+import type { LbServer } from "./lb-server";
 import { RegionNetwork } from "./network";
 import {
   BALANCER_NAME,
@@ -16,92 +17,158 @@ import {
 } from "./plan";
 import { SwarmManager } from "./swarm-manager";
 import { DockerCa } from "./tls";
+import { TYPE_PREFIX } from "./types";
 
-export interface ClusterOptions {
-  /** OpenSSH private key for remote commands (balancer; swarm-mode manager). Secret. */
+export interface ClusterArgs {
+  /**
+   * The validated stack configuration (parseClusterSpec / readClusterSpec of the `geoswarm:`
+   * keys). Required.
+   */
+  spec: ClusterSpec;
+  /** OpenSSH private key matching `spec.ssh.publicKey`, for every remote command. Required; secret. */
   sshPrivateKey: pulumi.Input<string>;
-  /** Balancer artifact path. Defaults to the package's lb/dist/geoswarm-lb.cjs. */
+  /** Balancer artifact path. Defaults to the geoswarm package's lb/dist/geoswarm-lb.cjs. */
   artifactPath?: string;
 }
 
-/** Everything `index.ts` exports, built from a validated spec. */
-export function buildCluster(spec: ClusterSpec, opts: ClusterOptions) {
+/**
+ * The whole system of one stack: every region's network, the cluster's Elastic IPs, the Consul
+ * servers, the balancer with its entry points, the Swarm manager and the labelled Docker hosts.
+ * Everything it creates has it as an ancestor; `index.ts` is one `new Cluster(...)`, and another
+ * stack gets the same system with one import.
+ */
+export class Cluster extends pulumi.ComponentResource {
+  public readonly addresses: ClusterAddresses;
+  public readonly networks: Record<string, RegionNetwork>;
+  public readonly ca: DockerCa;
+  public readonly consul: ConsulCluster;
+  public readonly balancer: Balancer;
+  public readonly manager: SwarmManager;
+  /** Docker hosts by region name. */
+  public readonly hosts: Record<string, DockerHost[]>;
+  /** The LbServer of each entry point, by entry point name. */
+  public readonly lbServers: Record<string, LbServer>;
+  /** `<balancer EIP>:<lbPort>` of each entry point, known once its LbServer is registered. */
+  public readonly entryPoints: Record<string, pulumi.Output<string>>;
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(`${TYPE_PREFIX}Cluster`, name, {}, opts);
+    const built = buildCluster(args.spec, args, this);
+    this.addresses = built.addresses;
+    this.networks = built.networks;
+    this.ca = built.ca;
+    this.consul = built.consul;
+    this.balancer = built.balancer;
+    this.manager = built.manager;
+    this.hosts = built.hosts;
+    this.lbServers = built.lbServers;
+    this.entryPoints = built.entryPoints;
+    this.registerOutputs({
+      balancerApiUrl: this.balancer.apiUrl,
+      dockerHost: this.manager.dockerHost,
+      entryPoints: this.entryPoints,
+    });
+  }
+}
+
+function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
   const machines = planMachines(spec);
   const rules = planFirewall(spec);
-  const addresses = new ClusterAddresses("geoswarm", { machines });
+  const child = { parent };
+  const addresses = new ClusterAddresses("geoswarm", { machines }, child);
   const core = spec.coreRegion;
 
   const networks: Record<string, RegionNetwork> = {};
   for (const r of spec.regions) {
     const roles: Role[] = r.name === core ? ["consul", "balancer", "manager", "host"] : ["host"];
-    networks[r.name] = new RegionNetwork(`net-${r.name}`, {
-      awsRegion: r.awsRegion,
-      cidr: r.cidr,
-      sshPublicKey: spec.ssh.publicKey,
-      roles,
-      rules,
-      machineIps: addresses.publicIps,
-    });
+    networks[r.name] = new RegionNetwork(
+      `net-${r.name}`,
+      {
+        awsRegion: r.awsRegion,
+        cidr: r.cidr,
+        sshPublicKey: spec.ssh.publicKey,
+        roles,
+        rules,
+        machineIps: addresses.publicIps,
+      },
+      child,
+    );
   }
   const coreNet = networks[core];
   const ssh = { user: spec.ssh.user, privateKey: pulumi.secret(opts.sshPrivateKey) };
-  const ca = new DockerCa("docker-ca");
+  const ca = new DockerCa("docker-ca", {}, child);
 
-  const consul = new ConsulCluster("consul", {
-    network: coreNet,
-    addresses: Array.from({ length: spec.consul.servers }, (_, i) =>
-      addresses.get(consulServerName(i)),
-    ),
-    instanceType: spec.consul.instanceType,
-    datacenter: spec.consul.datacenter,
-    version: spec.consul.version,
-  });
+  const consul = new ConsulCluster(
+    "consul",
+    {
+      network: coreNet,
+      addresses: Array.from({ length: spec.consul.servers }, (_, i) =>
+        addresses.get(consulServerName(i)),
+      ),
+      instanceType: spec.consul.instanceType,
+      datacenter: spec.consul.datacenter,
+      version: spec.consul.version,
+    },
+    child,
+  );
 
   const clusterIps = machines
     .filter((m) => m.name !== BALANCER_NAME)
     .map((m) => addresses.publicIps[m.name]);
-  const balancer = new Balancer("lb", {
-    network: coreNet,
-    consul,
-    ssh,
-    address: addresses.get(BALANCER_NAME),
-    consulClients: [...clusterIps, spec.ssh.allowedCidr],
-    instanceType: spec.balancer.instanceType,
-    apiUser: spec.balancer.apiUser,
-    apiPort: spec.balancer.apiPort,
-    nodeVersion: spec.balancer.nodeVersion,
-    workers: spec.balancer.workers,
-    nodeSha256: spec.balancer.nodeSha256,
-    artifactPath: opts.artifactPath,
-    lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),
-    dockerCa: ca,
-  });
+  const balancer = new Balancer(
+    "lb",
+    {
+      network: coreNet,
+      consul,
+      ssh,
+      address: addresses.get(BALANCER_NAME),
+      consulClients: [...clusterIps, spec.ssh.allowedCidr],
+      instanceType: spec.balancer.instanceType,
+      apiUser: spec.balancer.apiUser,
+      apiPort: spec.balancer.apiPort,
+      nodeVersion: spec.balancer.nodeVersion,
+      workers: spec.balancer.workers,
+      nodeSha256: spec.balancer.nodeSha256,
+      artifactPath: opts.artifactPath,
+      lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),
+      dockerCa: ca,
+    },
+    child,
+  );
 
-  const manager = new SwarmManager("manager", {
-    network: coreNet,
-    ca,
-    mode: spec.swarm.mode,
-    strategy: spec.swarm.strategy,
-    discoveryUrl: spec.swarm.mode === "standalone" ? balancer.swarmDiscoveryUrl : undefined,
-    ssh: spec.swarm.mode === "swarm" ? ssh : undefined,
-    image: spec.swarm.image,
-    instanceType: spec.swarm.managerInstanceType,
-    address: addresses.get(MANAGER_NAME),
-  });
+  const manager = new SwarmManager(
+    "manager",
+    {
+      network: coreNet,
+      ca,
+      mode: spec.swarm.mode,
+      strategy: spec.swarm.strategy,
+      discoveryUrl: spec.swarm.mode === "standalone" ? balancer.swarmDiscoveryUrl : undefined,
+      ssh: spec.swarm.mode === "swarm" ? ssh : undefined,
+      image: spec.swarm.image,
+      instanceType: spec.swarm.managerInstanceType,
+      address: addresses.get(MANAGER_NAME),
+    },
+    child,
+  );
 
   const hosts: Record<string, DockerHost[]> = {};
   for (const r of spec.regions) {
     hosts[r.name] = r.hosts.map(
       (h) =>
-        new DockerHost(h.name, {
-          region: r.name,
-          labels: h.labels,
-          network: networks[r.name],
-          ca,
-          swarm: manager.hostJoin,
-          instanceType: h.instanceType,
-          address: addresses.get(h.name),
-        }),
+        new DockerHost(
+          h.name,
+          {
+            region: r.name,
+            labels: h.labels,
+            network: networks[r.name],
+            ca,
+            swarm: manager.hostJoin,
+            instanceType: h.instanceType,
+            address: addresses.get(h.name),
+          },
+          child,
+        ),
     );
   }
 

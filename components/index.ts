@@ -1,4 +1,5 @@
 // Public API of the geoswarm component library: `import { DockerHost } from "geoswarm"`.
+export { Cluster, type ClusterArgs } from "./cluster";
 export { ClusterAddresses, type ClusterAddressesArgs, type ElasticAddress } from "./addresses";
 export { Balancer, type BalancerArgs, type BalancerDockerTls } from "./balancer";
 export {

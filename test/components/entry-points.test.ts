@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Balancer } from "../../components/balancer";
-import type { buildCluster as BuildCluster } from "../../components/cluster";
+import type { Cluster } from "../../components/cluster";
 import { type EntryPointSpec, parseClusterSpec } from "../../components/config";
 import { buildEntryPoints, entryPointServer } from "../../components/entry-points";
 import type { SwarmManager } from "../../components/swarm-manager";
@@ -33,7 +33,7 @@ const NO_DEFAULTS = {
 };
 
 let recorded: Recorded[];
-let cluster: ReturnType<typeof BuildCluster>;
+let cluster: Cluster;
 const lbServer = (name: string) => {
   const found = recorded.filter((r) => r.type === LB_SERVER && r.name === name);
   expect(found, name).toHaveLength(1);
@@ -42,8 +42,11 @@ const lbServer = (name: string) => {
 
 beforeAll(async () => {
   recorded = await installMocks();
-  const { buildCluster } = await import("../../components/cluster");
-  cluster = buildCluster(parseClusterSpec(prodConfig()), { sshPrivateKey: pulumi.secret("key") });
+  const { Cluster } = await import("../../components/cluster");
+  cluster = new Cluster("test", {
+    spec: parseClusterSpec(prodConfig()),
+    sshPrivateKey: pulumi.secret("key"),
+  });
   await resolved(pulumi.all(cluster.entryPoints));
   await settled(recorded);
 });

@@ -139,6 +139,7 @@ describe("resource graph (3 regions, standalone Swarm)", () => {
     expect(new Set(components.map((r) => r.type))).toEqual(
       new Set(
         [
+          "Cluster",
           "ClusterAddresses",
           "RegionNetwork",
           "DockerCa",
@@ -149,6 +150,24 @@ describe("resource graph (3 regions, standalone Swarm)", () => {
         ].map((t) => `geoswarm:index:${t}`),
       ),
     );
+  });
+
+  it("has one root, the Cluster component, as the ancestor of every resource", () => {
+    const roots = recorded.filter(
+      (r) => !r.options?.parent || r.options.parent.includes("::pulumi:pulumi:Stack::"),
+    );
+    expect(roots.map((r) => `${r.type} ${r.name}`)).toEqual(["geoswarm:index:Cluster test"]);
+    const byUrn = new Map(recorded.map((r) => [r.urn, r]));
+    const root = roots[0].urn;
+    for (const r of recorded.filter((x) => x !== roots[0])) {
+      let at: Recorded | undefined = r;
+      const chain: string[] = [];
+      while (at?.options?.parent && at.options.parent !== root) {
+        chain.push(at.options.parent);
+        at = byUrn.get(at.options.parent);
+      }
+      expect(at?.options?.parent, `${r.type} ${r.name} via ${chain.join(" <- ")}`).toBe(root);
+    }
   });
 });
 

@@ -19,7 +19,7 @@ import { prodConfig } from "./support/stack";
 import { scratch } from "./support/tools";
 
 let recorded: Recorded[];
-let cluster: Awaited<ReturnType<typeof import("../../components/cluster").buildCluster>>;
+let cluster: import("../../components/cluster").Cluster;
 const byType = (t: string) => recorded.filter((r) => r.type === t);
 const one = (t: string, name: string) => {
   const found = recorded.filter((r) => r.type === t && r.name === name);
@@ -34,8 +34,8 @@ beforeAll(async () => {
   const spec = parseClusterSpec(raw);
   const artifactPath = path.join(scratch(), "geoswarm-lb.cjs");
   writeFileSync(artifactPath, "// fake balancer build\n");
-  const { buildCluster } = await import("../../components/cluster");
-  cluster = buildCluster(spec, { sshPrivateKey: pulumi.secret("fake-key"), artifactPath });
+  const { Cluster } = await import("../../components/cluster");
+  cluster = new Cluster("test", { spec, sshPrivateKey: pulumi.secret("fake-key"), artifactPath });
   await resolved(pulumi.all([cluster.manager.dockerHost, cluster.balancer.apiUrl]));
   await settled(recorded);
 });
