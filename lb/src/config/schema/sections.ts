@@ -57,9 +57,17 @@ export function readApi(s: Section | undefined): ApiConfig {
     tls.finish();
     if (cert !== undefined && key !== undefined) out.tls = { cert_path: cert, key_path: key };
   }
+  const hp = parseHostPort(out.bind, true);
+  const exposed = hp !== null && !isLoopbackHost(hp.host);
+  // A warning, not a refusal: gobetween configs (the article's among them) do exactly this.
+  if (out.enabled && out.basic_auth && !out.tls && exposed) {
+    s.warn(
+      "basic_auth",
+      `the API serves plain HTTP on ${JSON.stringify(out.bind)}, so the password crosses the network in clear; set [api.tls] cert_path and key_path, or bind to a loopback address`,
+    );
+  }
   if (out.enabled && !out.basic_auth && !out.allow_unauthenticated) {
-    const hp = parseHostPort(out.bind, true);
-    if (hp && !isLoopbackHost(hp.host)) {
+    if (exposed) {
       s.invalid(
         "bind",
         "expected a loopback address when [api.basic_auth] is not set (or set api.allow_unauthenticated = true)",
