@@ -1,3 +1,4 @@
+import type * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -17,7 +18,7 @@ import { BALANCER_NAME } from "./plan";
 import { balancerUserData } from "./render/cloudinit";
 import { balancerConfig, renderBalancerConfig } from "./render/lb";
 import { lbInstallScript, NODE_BIN } from "./render/scripts";
-import { lbUnit } from "./render/systemd";
+import { LB_STATE_DIRECTORY, lbUnit } from "./render/systemd";
 import type { DockerCa } from "./tls";
 import { DEFAULT_NODE_VERSION, TYPE_PREFIX } from "./types";
 
@@ -54,11 +55,19 @@ export interface BalancerArgs {
   /** AMI id. Defaults to the region's latest Ubuntu 24.04 amd64 image (then pinned). */
   ami?: pulumi.Input<string>;
   /**
-   * CA of the cluster's Docker TLS. When given, the balancer gets its own client certificate
-   * from it, installed under LB_DOCKER_TLS_DIR, for docker discovery against the Swarm manager
-   * (see `dockerTls`). Defaults to none.
+   * The cluster CA (the Docker TLS CA). When given, the balancer gets from it a client certificate
+   * for docker discovery against the Swarm manager (installed under LB_DOCKER_TLS_DIR, see
+   * `dockerTls`) and a server certificate for its REST API with the Elastic IP in its SANs: the
+   * API is then served over HTTPS (`apiUrl` https://, `apiCaPem` to pin). Defaults to none: no
+   * docker discovery TLS, and the API on plain HTTP (its password in clear; the balancer warns).
    */
   dockerCa?: DockerCa;
+  /**
+   * Security-group rules the remote commands need, e.g. SSH from the operator. Every remote
+   * command of the Balancer (staging, copies, install) depends on them, so that they exist before
+   * the commands run and are revoked only after the commands are gone. Defaults to none.
+   */
+  firewall?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** Paths of the Docker client TLS files on the balancer host (docker_tls_* discovery keys). */
@@ -73,6 +82,9 @@ export const LB_UNIT = "geoswarm-lb.service";
 export const LB_CONFIG_PATH = "/etc/geoswarm-lb/config.toml";
 export const LB_INSTALL_DIR = "/opt/geoswarm-lb";
 export const LB_DOCKER_TLS_DIR = "/etc/geoswarm-lb/docker";
+export const LB_API_TLS_DIR = "/etc/geoswarm-lb/api";
+/** Servers registered through the API, kept across restarts; inside the unit's StateDirectory. */
+export const LB_STATE_PATH = `/var/lib/${LB_STATE_DIRECTORY}/servers.json`;
 
 /**
  * geoswarm-lb on EC2 in the core region, with an Elastic IP: pinned Node.js, a Consul client
@@ -82,8 +94,14 @@ export const LB_DOCKER_TLS_DIR = "/etc/geoswarm-lb/docker";
  */
 export class Balancer extends pulumi.ComponentResource {
   public readonly publicIp: pulumi.Output<string>;
+  /** The balancer's EC2 instance (e.g. for `deletedWith` of what lives on it). */
+  public readonly instance: aws.ec2.Instance;
+  /** Its id: a new one means a new, empty balancer (LbServer `balancerId`). */
   public readonly instanceId: pulumi.Output<string>;
+  /** `https://<EIP>:<apiPort>` with `dockerCa`, else `http://...`. */
   public readonly apiUrl: pulumi.Output<string>;
+  /** PEM of the CA that signed the API's certificate (LbServer `api.caPem`); only with `dockerCa`. */
+  public readonly apiCaPem?: pulumi.Output<string>;
   public readonly apiUser: string;
   /** Secret. */
   public readonly apiPassword: pulumi.Output<string>;
@@ -143,6 +161,7 @@ export class Balancer extends pulumi.ComponentResource {
       this,
     );
 
+    const apiCert = args.dockerCa?.issueEndpoint(`${name}-api`, address.publicIp, this);
     this.configToml = pulumi.secret(
       pulumi
         .all([this.apiPassword, pulumi.output(args.consulClients)])
@@ -154,6 +173,10 @@ export class Balancer extends pulumi.ComponentResource {
               apiPassword,
               consulClients,
               workers,
+              statePath: LB_STATE_PATH,
+              apiTls: apiCert
+                ? { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` }
+                : undefined,
             }),
           ),
         ),
@@ -164,11 +187,13 @@ export class Balancer extends pulumi.ComponentResource {
       configPath: LB_CONFIG_PATH,
       user: LB_USER,
       lowestPort: args.lowestPort ?? 1024,
+      stateDirectory: LB_STATE_DIRECTORY,
     });
 
     const user = args.ssh.user ?? "ubuntu";
     const staging = `/home/${user}/geoswarm-lb-staging`;
     const connection = sshConnection(address.publicIp, args.ssh);
+    const firewall = args.firewall ?? [];
     const onHost = { parent: this, deletedWith: m.instance };
     const ready = new command.remote.Command(
       `${name}-ready`,
@@ -178,14 +203,15 @@ export class Balancer extends pulumi.ComponentResource {
         triggers: [m.instance.id],
         addPreviousOutputInEnv: false,
       },
-      { ...onHost, dependsOn: [m.association], customTimeouts: { create: "20m" } },
+      { ...onHost, dependsOn: [m.association, ...firewall], customTimeouts: { create: "20m" } },
     );
     const copy = (suffix: string, source: pulumi.Input<pulumi.asset.Asset>, file: string) =>
       new command.remote.CopyToRemote(
         `${name}-copy-${suffix}`,
         { connection, source, remotePath: `${staging}/${file}`, triggers: [m.instance.id] },
-        { ...onHost, dependsOn: [ready] },
+        { ...onHost, dependsOn: [ready, ...firewall] },
       );
+    const asset = (pem: pulumi.Output<string>) => pem.apply((t) => new pulumi.asset.StringAsset(t));
     const copies = [
       copy("artifact", new pulumi.asset.FileAsset(artifactPath), "geoswarm-lb.cjs"),
       copy(
@@ -202,8 +228,6 @@ export class Balancer extends pulumi.ComponentResource {
         { commonName: "geoswarm-lb docker discovery", client: true },
         this,
       );
-      const asset = (pem: pulumi.Output<string>) =>
-        pem.apply((t) => new pulumi.asset.StringAsset(t));
       copies.push(
         copy("docker-ca", asset(args.dockerCa.caPem), "docker-ca.pem"),
         copy("docker-cert", asset(cert.certPem), "docker-cert.pem"),
@@ -217,6 +241,16 @@ export class Balancer extends pulumi.ComponentResource {
         keyPath: `${LB_DOCKER_TLS_DIR}/key.pem`,
       };
     }
+    if (args.dockerCa && apiCert) {
+      copies.push(
+        copy("api-ca", asset(args.dockerCa.caPem), "api-ca.pem"),
+        copy("api-cert", asset(apiCert.certPem), "api-cert.pem"),
+        copy("api-key", pulumi.secret(asset(apiCert.keyPem)), "api-key.pem"),
+      );
+      // The API reads its certificate at start: a renewal must restart it.
+      triggers.push(apiCert.certPem.apply(sha256));
+      this.apiCaPem = args.dockerCa.caPem;
+    }
     this.installCommand = new command.remote.Command(
       `${name}-install`,
       {
@@ -227,7 +261,9 @@ export class Balancer extends pulumi.ComponentResource {
           configPath: LB_CONFIG_PATH,
           unitName: LB_UNIT,
           user: LB_USER,
+          apiPort,
           dockerTlsDir: args.dockerCa ? LB_DOCKER_TLS_DIR : undefined,
+          apiTlsDir: apiCert ? LB_API_TLS_DIR : undefined,
         }),
         // Replaced (so re-run) exactly when one of these changes.
         triggers: [
@@ -239,18 +275,21 @@ export class Balancer extends pulumi.ComponentResource {
         ],
         addPreviousOutputInEnv: false,
       },
-      { ...onHost, dependsOn: copies },
+      { ...onHost, dependsOn: [...copies, ...firewall] },
     );
 
     this.publicIp = address.publicIp;
+    this.instance = m.instance;
     this.instanceId = m.instance.id;
-    this.apiUrl = pulumi.interpolate`http://${address.publicIp}:${apiPort}`;
+    this.apiUrl = pulumi.interpolate`${apiCert ? "https" : "http"}://${address.publicIp}:${apiPort}`;
     this.swarmDiscoveryUrl = pulumi.interpolate`consul://${address.publicIp}:8500/swarmcluster`;
     this.consulUiUrl = pulumi.interpolate`http://${address.publicIp}:8500/ui/`;
     this.registerOutputs({
       publicIp: this.publicIp,
       apiUrl: this.apiUrl,
       apiPassword: this.apiPassword,
+      apiCaPem: this.apiCaPem,
+      instanceId: this.instanceId,
       consulUiUrl: this.consulUiUrl,
     });
   }

@@ -25,6 +25,16 @@ export interface BalancerConfigInput {
   consulClients: string[];
   /** geoswarm-lb data-plane threads (`workers`); written only when above 1. Defaults to 1. */
   workers?: number;
+  /**
+   * File in which the balancer keeps servers registered through the API (`[state] path`), so they
+   * survive restarts; inside the unit's StateDirectory. Defaults to none (kept in memory only).
+   */
+  statePath?: string;
+  /**
+   * Certificate and key files for HTTPS on the API (`[api.tls]`). Defaults to none: plain HTTP,
+   * which the balancer warns about for basic auth on a non-loopback bind.
+   */
+  apiTls?: { certPath: string; keyPath: string };
 }
 
 function accessRule(cidrOrIp: string): string {
@@ -48,7 +58,9 @@ export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
       enabled: true,
       bind: `:${i.apiPort}`,
       basic_auth: { login: i.apiUser, password: i.apiPassword },
+      ...(i.apiTls ? { tls: { cert_path: i.apiTls.certPath, key_path: i.apiTls.keyPath } } : {}),
     },
+    ...(i.statePath ? { state: { path: i.statePath } } : {}),
     servers: {
       consul: {
         bind: "0.0.0.0:8500",

@@ -101,10 +101,19 @@ done
 `;
 }
 
+/** Staged files that hold secrets; the install script removes them once installed. */
+export const LB_STAGED_SECRETS = ["config.toml", "docker-key.pem", "api-key.pem"];
+
 /**
- * Installs files copied by SFTP into place for geoswarm-lb and restarts it. Runs as the SSH user
- * (sudo), from a remote.Command whose triggers are the artifact's and config's hashes. It runs
- * after the staging step, which already waited for cloud-init (WAIT_FOR_CLOUD_INIT).
+ * Installs files copied by SFTP into place for geoswarm-lb, restarts it and waits until its API
+ * answers GET /ping. Runs as the SSH user (sudo), from a remote.Command whose triggers are the
+ * artifact's and config's hashes. It runs after the staging step, which already waited for
+ * cloud-init (WAIT_FOR_CLOUD_INIT).
+ *
+ * Staged secrets (LB_STAGED_SECRETS) are removed after a successful install. Not on failure: the
+ * copy steps run again only when their content changes, so a retried install needs them still
+ * staged. The same rule lets an install find a secret missing from staging: it was installed by
+ * an earlier successful run and is current.
  */
 export function lbInstallScript(p: {
   stagingDir: string;
@@ -112,31 +121,73 @@ export function lbInstallScript(p: {
   configPath: string;
   unitName: string;
   user: string;
+  /** Port of the REST API, probed on 127.0.0.1 after the restart. */
+  apiPort: number;
   /**
    * Where to install the Docker client TLS files copied as docker-{ca,cert,key}.pem (docker
    * discovery against the Swarm manager). Defaults to none: no TLS files are installed.
    */
   dockerTlsDir?: string;
+  /**
+   * Where to install the API's HTTPS files copied as api-{ca,cert,key}.pem; the readiness probe
+   * then uses HTTPS and trusts only that CA. Defaults to none: plain HTTP.
+   */
+  apiTlsDir?: string;
+  /** How long to wait for GET /ping after the restart. Defaults to 60 seconds. */
+  readySeconds?: number;
 }): string {
-  const tls = p.dockerTlsDir
-    ? `sudo install -d -m 0750 -g ${shq(p.user)} ${shq(p.dockerTlsDir)}
-sudo install -m 0644 "$staging/docker-ca.pem" ${shq(`${p.dockerTlsDir}/ca.pem`)}
-sudo install -m 0644 "$staging/docker-cert.pem" ${shq(`${p.dockerTlsDir}/cert.pem`)}
-sudo install -m 0640 -g ${shq(p.user)} "$staging/docker-key.pem" ${shq(`${p.dockerTlsDir}/key.pem`)}
-`
-    : "";
+  const user = shq(p.user);
+  const tlsFiles = (dir: string, prefix: string) => `sudo install -d -m 0750 -g ${user} ${shq(dir)}
+put ${prefix}-ca.pem ${shq(`${dir}/ca.pem`)} -m 0644
+put ${prefix}-cert.pem ${shq(`${dir}/cert.pem`)} -m 0644
+put ${prefix}-key.pem ${shq(`${dir}/key.pem`)} -m 0640 -g ${user}
+`;
+  const tls =
+    (p.dockerTlsDir ? tlsFiles(p.dockerTlsDir, "docker") : "") +
+    (p.apiTlsDir ? tlsFiles(p.apiTlsDir, "api") : "");
+  const pingUrl = `${p.apiTlsDir ? "https" : "http"}://127.0.0.1:${p.apiPort}/ping`;
+  const cacert = p.apiTlsDir ? ` --cacert ${shq(`${p.apiTlsDir}/ca.pem`)}` : "";
+  const readySeconds = p.readySeconds ?? 60;
   return `#!/bin/sh
-# Installs geoswarm-lb from the staging directory and restarts it.
+# Installs geoswarm-lb from the staging directory, restarts it and waits for its API.
 set -eu
 staging=${shq(p.stagingDir)}
+unit=${shq(p.unitName)}
+ping_url=${shq(pingUrl)}
+# put <staged file> <destination> <install options>: a staged secret missing here was removed by
+# an earlier successful install (copies run again only when their content changes).
+put() {
+  src="$staging/$1"
+  dst=$2
+  shift 2
+  if [ -f "$src" ]; then
+    sudo install "$@" "$src" "$dst"
+  elif ! sudo test -f "$dst"; then
+    echo "geoswarm-lb install: $src is not staged and $dst was never installed; replace the balancer's copy step for it (pulumi up --replace <its URN>)" >&2
+    exit 1
+  fi
+}
 sudo install -d -m 0755 ${shq(p.installDir)}
-sudo install -d -m 0750 -g ${shq(p.user)} "$(dirname ${shq(p.configPath)})"
-sudo install -m 0644 "$staging/geoswarm-lb.cjs" ${shq(`${p.installDir}/geoswarm-lb.cjs`)}
-sudo install -m 0640 -g ${shq(p.user)} "$staging/config.toml" ${shq(p.configPath)}
-sudo install -m 0644 "$staging/${p.unitName}" ${shq(`/etc/systemd/system/${p.unitName}`)}
+sudo install -d -m 0750 -g ${user} "$(dirname ${shq(p.configPath)})"
+put geoswarm-lb.cjs ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -m 0644
+put config.toml ${shq(p.configPath)} -m 0640 -g ${user}
+put ${shq(p.unitName)} ${shq(`/etc/systemd/system/${p.unitName}`)} -m 0644
 ${tls}sudo ${shq(NODE_BIN)} ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -c ${shq(p.configPath)} --check
 sudo systemctl daemon-reload
 sudo systemctl enable ${shq(p.unitName)}
 sudo systemctl restart ${shq(p.unitName)}
+# Type=simple: systemd calls the service started at once; the API answering is readiness.
+deadline=$(($(date +%s) + ${readySeconds}))
+until last=$(curl -fsS --max-time 2${cacert} -o /dev/null "$ping_url" 2>&1); do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "geoswarm-lb install: the API did not answer GET $ping_url within ${readySeconds} s after restarting $unit (last attempt: $last); its last log lines:" >&2
+    sudo journalctl -u "$unit" -n 40 --no-pager >&2 || true
+    exit 1
+  fi
+  sleep 1
+done
+for f in ${LB_STAGED_SECRETS.join(" ")}; do
+  rm -f "$staging/$f"
+done
 `;
 }

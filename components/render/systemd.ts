@@ -85,7 +85,15 @@ export interface LbUnitOptions {
   user: string;
   /** Lowest TCP/UDP port the balancer binds; below 1024 needs CAP_NET_BIND_SERVICE. */
   lowestPort: number;
+  /**
+   * Name of the writable directory under /var/lib that systemd creates for the user
+   * (StateDirectory=); the balancer's [state] file lives there. Defaults to LB_STATE_DIRECTORY.
+   */
+  stateDirectory?: string;
 }
+
+/** The balancer's StateDirectory= name: /var/lib/geoswarm-lb, owned by the service user. */
+export const LB_STATE_DIRECTORY = "geoswarm-lb";
 
 /** geoswarm-lb under systemd, hardened; it only needs to listen, dial out and run curl. */
 export function lbUnit(o: LbUnitOptions): string {
@@ -101,7 +109,7 @@ export function lbUnit(o: LbUnitOptions): string {
     ["ProtectSystem", "strict"],
     ["ProtectHome", "yes"],
     ["PrivateTmp", "yes"],
-    ["StateDirectory", "geoswarm-lb"],
+    ["StateDirectory", o.stateDirectory ?? LB_STATE_DIRECTORY],
   ];
   if (o.lowestPort < 1024) service.push(["AmbientCapabilities", "CAP_NET_BIND_SERVICE"]);
   return renderUnit({

@@ -1,22 +1,27 @@
 // Pure renderer tests for what the Balancer component ships over SSH: the geoswarm-lb config
 // (golden file, the real `geoswarm-lb --check` and the shared validateConfig), its systemd unit
 // (`systemd-analyze verify`) and the install script (shellcheck). No Pulumi involved.
-import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
 import * as path from "node:path";
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import {
+  LB_API_TLS_DIR,
   LB_CONFIG_PATH,
   LB_DOCKER_TLS_DIR,
   LB_INSTALL_DIR,
+  LB_STATE_PATH,
   LB_UNIT,
   LB_USER,
 } from "../../../components/balancer";
 import { CONSUL_SERVERS_SCRIPT } from "../../../components/render/cloudinit";
 import { balancerConfig, renderBalancerConfig } from "../../../components/render/lb";
-import { lbInstallScript, NODE_BIN } from "../../../components/render/scripts";
-import { lbUnit } from "../../../components/render/systemd";
+import { LB_STAGED_SECRETS, lbInstallScript, NODE_BIN } from "../../../components/render/scripts";
+import { LB_STATE_DIRECTORY, lbUnit } from "../../../components/render/systemd";
 import { validateConfig } from "../../../lb/src/config";
 import { expectGolden } from "../support/golden";
 import { ROOT } from "../support/stack";
@@ -30,6 +35,8 @@ const input = {
   apiUser: "geoswarm",
   apiPassword: "s3cret-generated",
   consulClients: [IPS.manager, IPS.host, ...IPS.consul, IPS.host, "198.51.100.0/24"],
+  statePath: LB_STATE_PATH,
+  apiTls: { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` },
 };
 const toml = renderBalancerConfig(balancerConfig(input));
 
@@ -91,21 +98,64 @@ describe("geoswarm-lb config", () => {
     expect(balancerConfig(input).servers?.consul?.access?.default).toBe("deny");
   });
 
+  it("keeps API-registered servers in a [state] file inside the unit's StateDirectory", () => {
+    const { config } = validateConfig(parse(toml));
+    const stateDirectory = /^StateDirectory=(.+)$/m.exec(
+      lbUnit({ ...unitOptions, stateDirectory: LB_STATE_DIRECTORY }),
+    )?.[1];
+    expect(stateDirectory).toBe(LB_STATE_DIRECTORY);
+    // systemd creates /var/lib/<StateDirectory> writable for the user despite ProtectSystem=strict.
+    expect(path.dirname(config.state.path)).toBe(`/var/lib/${stateDirectory}`);
+    expect(path.basename(config.state.path)).toMatch(/^[\w.-]+\.json$/);
+    expect(check(toml).out).toContain("configuration OK");
+  });
+
+  it("serves the API over HTTPS when given a certificate: --check says https, without warning", () => {
+    const { config } = validateConfig(parse(toml));
+    expect(config.api.tls).toEqual({
+      cert_path: `${LB_API_TLS_DIR}/cert.pem`,
+      key_path: `${LB_API_TLS_DIR}/key.pem`,
+    });
+    const r = check(toml);
+    expect(r.out).toContain("api: :8888 (basic auth, https)");
+    expect(r.out).not.toContain("warning");
+  });
+
+  it("without a certificate, `geoswarm-lb --check` warns that the password crosses in clear", () => {
+    const plain = renderBalancerConfig(balancerConfig({ ...input, apiTls: undefined }));
+    expect(plain).not.toContain("[api.tls]");
+    const r = check(plain);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toContain(
+      'geoswarm-lb: warning: api.basic_auth: the API serves plain HTTP on ":8888", so the password crosses the network in clear',
+    );
+  });
+
   it("is refused by `geoswarm-lb --check` when broken (the check is real)", () => {
     const r = check(toml.replace('balance = "iphash"', 'balance = "fastest"'));
     expect(r.status).toBe(2);
   });
 });
 
+const unitOptions = {
+  nodePath: NODE_BIN,
+  artifactPath: `${LB_INSTALL_DIR}/geoswarm-lb.cjs`,
+  configPath: LB_CONFIG_PATH,
+  user: LB_USER,
+  lowestPort: 1024,
+};
+
+const scriptOptions = {
+  stagingDir: "/home/ubuntu/geoswarm-lb-staging",
+  installDir: LB_INSTALL_DIR,
+  configPath: LB_CONFIG_PATH,
+  unitName: LB_UNIT,
+  user: LB_USER,
+  apiPort: 8888,
+};
+
 describe("geoswarm-lb unit and install script", () => {
-  const unit = (lowestPort: number) =>
-    lbUnit({
-      nodePath: NODE_BIN,
-      artifactPath: `${LB_INSTALL_DIR}/geoswarm-lb.cjs`,
-      configPath: LB_CONFIG_PATH,
-      user: LB_USER,
-      lowestPort,
-    });
+  const unit = (lowestPort: number) => lbUnit({ ...unitOptions, lowestPort });
 
   it("unit matches its golden file and passes `systemd-analyze verify`", () => {
     expectGolden("balancer/geoswarm-lb.service", unit(1024));
@@ -119,31 +169,162 @@ describe("geoswarm-lb unit and install script", () => {
   });
 
   it("install script matches its golden file, passes shellcheck and checks before restarting", () => {
-    const script = lbInstallScript({
-      stagingDir: "/home/ubuntu/geoswarm-lb-staging",
-      installDir: LB_INSTALL_DIR,
-      configPath: LB_CONFIG_PATH,
-      unitName: LB_UNIT,
-      user: LB_USER,
-    });
+    const script = lbInstallScript(scriptOptions);
     expectGolden("balancer/install.sh", script);
     expectShellcheckClean(script, "install.sh");
     expect(script).toMatch(/--check[\s\S]*systemctl restart/);
   });
 
   it("installs the docker client TLS files before the check when dockerTlsDir is given", () => {
-    const script = lbInstallScript({
-      stagingDir: "/home/ubuntu/geoswarm-lb-staging",
-      installDir: LB_INSTALL_DIR,
-      configPath: LB_CONFIG_PATH,
-      unitName: LB_UNIT,
-      user: LB_USER,
-      dockerTlsDir: LB_DOCKER_TLS_DIR,
-    });
+    const script = lbInstallScript({ ...scriptOptions, dockerTlsDir: LB_DOCKER_TLS_DIR });
     expectShellcheckClean(script, "install-tls.sh");
     expect(script).toContain(
-      `sudo install -m 0640 -g 'geoswarm-lb' "$staging/docker-key.pem" '/etc/geoswarm-lb/docker/key.pem'`,
+      "put docker-key.pem '/etc/geoswarm-lb/docker/key.pem' -m 0640 -g 'geoswarm-lb'",
     );
     expect(script).toMatch(/docker\/cert\.pem[\s\S]*--check/);
   });
+
+  it("installs the API's HTTPS files and probes /ping over HTTPS trusting only that CA", () => {
+    const script = lbInstallScript({
+      ...scriptOptions,
+      dockerTlsDir: LB_DOCKER_TLS_DIR,
+      apiTlsDir: LB_API_TLS_DIR,
+    });
+    expectGolden("balancer/install-tls.sh", script);
+    expectShellcheckClean(script, "install-api-tls.sh");
+    expect(script).toContain(
+      "put api-key.pem '/etc/geoswarm-lb/api/key.pem' -m 0640 -g 'geoswarm-lb'",
+    );
+    expect(script).toMatch(/api\/cert\.pem[\s\S]*--check/);
+    expect(script).toContain("ping_url='https://127.0.0.1:8888/ping'");
+    expect(script).toContain("--cacert '/etc/geoswarm-lb/api/ca.pem'");
+  });
+});
+
+// The install script run for real by sh, with sudo replaced by a stub that only records (no root,
+// no systemd here); curl, date, sleep and rm are real, and /ping is a real local HTTP server.
+describe("install script run (sudo stubbed)", () => {
+  function setUp(): { dir: string; staging: string; log: string; env: NodeJS.ProcessEnv } {
+    const dir = scratch();
+    const staging = path.join(dir, "staging");
+    const bin = path.join(dir, "bin");
+    mkdirSync(staging);
+    mkdirSync(bin);
+    for (const f of ["geoswarm-lb.cjs", LB_UNIT, ...LB_STAGED_SECRETS]) {
+      writeFileSync(path.join(staging, f), f);
+    }
+    const log = path.join(dir, "sudo.log");
+    writeFileSync(
+      path.join(bin, "sudo"),
+      `#!/bin/sh
+echo "$*" >> "$SUDO_LOG"
+case "$1" in
+  journalctl) echo "fake journal: listen EADDRINUSE :8888" ;;
+  test) exit "\${INSTALLED_RC:-0}" ;;
+esac
+exit 0
+`,
+      { mode: 0o755 },
+    );
+    return {
+      dir,
+      staging,
+      log,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, SUDO_LOG: log },
+    };
+  }
+
+  /** Runs the script with sh; resolves with its exit status and output. */
+  function runScript(
+    script: string,
+    env: NodeJS.ProcessEnv,
+  ): Promise<{ status: number | null; out: string; ms: number }> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const child = spawn("sh", ["-c", script], { env });
+      let out = "";
+      child.stdout.on("data", (c) => {
+        out += c;
+      });
+      child.stderr.on("data", (c) => {
+        out += c;
+      });
+      child.on("exit", (status) => resolve({ status, out, ms: Date.now() - started }));
+    });
+  }
+
+  async function freePort(): Promise<number> {
+    const s = net.createServer().listen(0, "127.0.0.1");
+    await once(s, "listening");
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise((r) => s.close(r));
+    return port;
+  }
+
+  it("waits for the API's /ping after the restart, then removes the staged secrets", async () => {
+    const { staging, log, env } = setUp();
+    const port = await freePort();
+    const script = lbInstallScript({ ...scriptOptions, stagingDir: staging, apiPort: port });
+    // The API comes up 2 s after the script starts (the service is still starting).
+    let server: http.Server | undefined;
+    const late = setTimeout(() => {
+      server = http
+        .createServer((req, res) => res.end(req.url === "/ping" ? "OK" : "no"))
+        .listen(port, "127.0.0.1");
+    }, 2000);
+    try {
+      const r = await runScript(script, env);
+      expect(r.status, r.out).toBe(0);
+      expect(r.ms).toBeGreaterThanOrEqual(2000);
+      expect(readFileSync(log, "utf8")).toMatch(/systemctl restart geoswarm-lb.service\n$/);
+      const left = readdirSync(staging).sort();
+      expect(left).toEqual(["geoswarm-lb.cjs", LB_UNIT].sort());
+    } finally {
+      clearTimeout(late);
+      server?.close();
+    }
+  }, 20_000);
+
+  it("fails after the bounded wait with the URL, the time and the unit's last log lines; secrets stay staged", async () => {
+    const { staging, env } = setUp();
+    const port = await freePort();
+    const script = lbInstallScript({
+      ...scriptOptions,
+      stagingDir: staging,
+      apiPort: port,
+      readySeconds: 2,
+    });
+    const r = await runScript(script, env);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain(
+      `geoswarm-lb install: the API did not answer GET http://127.0.0.1:${port}/ping within 2 s after restarting geoswarm-lb.service`,
+    );
+    expect(r.out).toMatch(/\(last attempt: curl: \(7\) .*\); its last log lines:/);
+    expect(r.out).toContain("fake journal: listen EADDRINUSE :8888");
+    expect(r.ms).toBeLessThan(10_000);
+    // Kept for the retry: the copy steps will not run again.
+    for (const f of LB_STAGED_SECRETS) expect(existsSync(path.join(staging, f)), f).toBe(true);
+  }, 20_000);
+
+  it("accepts a secret already installed by an earlier run, refuses one never installed", async () => {
+    const { staging, log, env } = setUp();
+    const server = http.createServer((_req, res) => res.end("OK")).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      rmSync(path.join(staging, "config.toml"));
+      const script = lbInstallScript({ ...scriptOptions, stagingDir: staging, apiPort: port });
+      const ok = await runScript(script, env);
+      expect(ok.status, ok.out).toBe(0);
+      expect(readFileSync(log, "utf8")).not.toContain("staging/config.toml");
+      rmSync(path.join(staging, "config.toml"), { force: true });
+      const missing = await runScript(script, { ...env, INSTALLED_RC: "1" });
+      expect(missing.status).toBe(1);
+      expect(missing.out).toContain(
+        `${staging}/config.toml is not staged and /etc/geoswarm-lb/config.toml was never installed`,
+      );
+    } finally {
+      server.close();
+    }
+  }, 20_000);
 });
