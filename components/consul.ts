@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ElasticAddress } from "./addresses";
-import { createMachine, ownAddress } from "./machine";
+import { createMachine, ownAddress, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
 import { consulServerName } from "./plan";
 import { consulServerUserData } from "./render/cloudinit";
@@ -11,6 +11,8 @@ import { DEFAULT_CONSUL_VERSION, TYPE_PREFIX } from "./types";
 export interface ConsulClusterArgs {
   /** Network (region) the servers run in; they use its `consul` security group. Required. */
   network: RegionNetwork;
+  /** SSH access for each server's boot check and authorized keys. Required. */
+  ssh: SshArgs;
   /** Number of servers, odd. Defaults to 3 (or to `addresses.length` when addresses are given). */
   servers?: number;
   /** Pre-allocated EIPs, one per server. Defaults to a new EIP per server owned by this component. */
@@ -82,6 +84,7 @@ export class ConsulCluster extends pulumi.ComponentResource {
           role: "consul",
           instanceType: args.instanceType ?? "t3.small",
           userData,
+          ssh: args.ssh,
           address: addresses[i],
           ami: args.ami,
         },

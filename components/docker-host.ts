@@ -1,8 +1,11 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ElasticAddress } from "./addresses";
-import { createMachine, ownAddress } from "./machine";
+import { installEngineTls } from "./engine-tls";
+import { createMachine, ownAddress, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
 import { dockerHostUserData, type HostSwarm } from "./render/cloudinit";
+import { swarmJoinScript } from "./render/machine-scripts";
 import type { DockerCa } from "./tls";
 import { DEFAULT_SWARM_IMAGE, TYPE_PREFIX } from "./types";
 
@@ -19,9 +22,12 @@ export type DockerHostSwarmArgs =
       mode: "swarm";
       /** `<manager EIP>:2377`. */
       managerAddr: pulumi.Input<string>;
-      /** Worker join token; secret. */
+      /** Worker join token; secret. Delivered over SSH after boot, never in user data. */
       token: pulumi.Input<string>;
     };
+
+/** Where a swarm-mode worker keeps the token it joined with (to notice a new swarm). */
+export const SWARM_TOKEN_FILE = "/etc/geoswarm/swarm-token";
 
 export interface DockerHostArgs {
   /** geoswarm region name, set as the engine label `region`. Required. */
@@ -34,6 +40,11 @@ export interface DockerHostArgs {
   ca: DockerCa;
   /** Cluster membership (standalone Swarm agent or swarm-mode worker). Required. */
   swarm: DockerHostSwarmArgs;
+  /**
+   * SSH access: the boot check, authorized keys, the engine's TLS files and the swarm-mode join
+   * run over it after boot. Required.
+   */
+  ssh: SshArgs;
   /** EC2 instance type. Defaults to "t3.medium". */
   instanceType?: string;
   /** Pre-allocated Elastic IP. Defaults to a new EIP owned by this host. */
@@ -65,26 +76,19 @@ export class DockerHost extends pulumi.ComponentResource {
     this.labels = { ...args.labels, region: args.region };
     const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
     const cert = args.ca.issueEndpoint(name, address.publicIp, this);
-    const swarm: pulumi.Output<HostSwarm> =
-      args.swarm.mode === "standalone"
-        ? pulumi.output(args.swarm.discoveryUrl).apply((discoveryUrl) => ({
-            mode: "standalone" as const,
-            image: (args.swarm.mode === "standalone" && args.swarm.image) || DEFAULT_SWARM_IMAGE,
-            discoveryUrl,
-          }))
-        : pulumi
-            .all([args.swarm.managerAddr, args.swarm.token])
-            .apply(([managerAddr, token]) => ({ mode: "swarm" as const, managerAddr, token }));
+    const standalone = args.swarm.mode === "standalone" ? args.swarm : undefined;
+    const swarm: pulumi.Output<HostSwarm> = standalone
+      ? pulumi.output(standalone.discoveryUrl).apply((discoveryUrl) => ({
+          mode: "standalone" as const,
+          image: standalone.image ?? DEFAULT_SWARM_IMAGE,
+          discoveryUrl,
+        }))
+      : pulumi.output({ mode: "swarm" as const });
+    // Nothing here changes while the host lives: certificates and the join token come after boot.
     const userData = pulumi
-      .all([address.publicIp, args.ca.caPem, cert.certPem, cert.keyPem, swarm])
-      .apply(([publicIp, caPem, certPem, keyPem, s]) =>
-        dockerHostUserData({
-          hostname: name,
-          publicIp,
-          labels: this.labels,
-          tls: { caPem, certPem, keyPem },
-          swarm: s,
-        }),
+      .all([address.publicIp, swarm])
+      .apply(([publicIp, s]) =>
+        dockerHostUserData({ hostname: name, publicIp, labels: this.labels, swarm: s }),
       );
     const m = createMachine(
       name,
@@ -93,12 +97,42 @@ export class DockerHost extends pulumi.ComponentResource {
         role: "host",
         instanceType: args.instanceType ?? "t3.medium",
         userData,
+        ssh: args.ssh,
         address,
         ami: args.ami,
         rootVolumeGb: args.rootVolumeGb ?? 30,
       },
       this,
     );
+    const tls = installEngineTls(
+      name,
+      m,
+      { caPem: args.ca.caPem, cert },
+      { labels: this.labels, swarmMode: args.swarm.mode === "swarm" },
+      this,
+    );
+    if (args.swarm.mode === "swarm") {
+      const join = args.swarm;
+      new command.remote.Command(
+        `${name}-swarm-join`,
+        {
+          connection: m.connection!,
+          create: pulumi
+            .all([address.publicIp, join.managerAddr])
+            .apply(([ip, managerAddr]) => swarmJoinScript(ip, managerAddr, SWARM_TOKEN_FILE)),
+          // A new manager means a new token: an update, which leaves the old swarm and joins.
+          stdin: pulumi.secret(pulumi.interpolate`${join.token}\n`),
+          triggers: [m.instance.id],
+          addPreviousOutputInEnv: false,
+        },
+        {
+          parent: this,
+          deletedWith: m.instance,
+          dependsOn: [tls],
+          customTimeouts: { create: "15m", update: "15m" },
+        },
+      );
+    }
     this.publicIp = address.publicIp;
     this.privateIp = m.privateIp;
     this.instanceId = m.instance.id;

@@ -1,21 +1,54 @@
 // Shared EC2 plumbing for the components (not a component itself): Ubuntu AMI lookup, the
-// instance with hardened metadata, and the Elastic IP association.
+// instance with hardened metadata, the Elastic IP association, and what every machine gets after
+// boot over SSH: the cloud-init check and the authorized keys.
 import * as aws from "@pulumi/aws";
-import type * as command from "@pulumi/command";
-import type * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
 import type { ElasticAddress } from "./addresses";
 import type { RegionNetwork } from "./network";
 import type { Role } from "./plan";
+import { authorizedKeysScript, cloudInitCheckScript } from "./render/machine-scripts";
 
 /** Canonical's AWS account. */
 export const CANONICAL_OWNER = "099720109477";
 export const UBUNTU_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 
+export interface SshBastion {
+  /** Address of the bastion (jump host) every SSH connection goes through. Required. */
+  host: pulumi.Input<string>;
+  /** Login on the bastion. Defaults to the machines' login user. */
+  user?: pulumi.Input<string>;
+  /** OpenSSH private key for the bastion; secret. Defaults to the machines' private key. */
+  privateKey?: pulumi.Input<string>;
+}
+
+export interface SshArgs {
+  /** Login user. Defaults to "ubuntu" (Ubuntu AMIs). */
+  user?: string;
+  /** OpenSSH private key matching the key pair; keep it a secret. Required. */
+  privateKey: pulumi.Input<string>;
+  /**
+   * Public keys written to every machine's authorized_keys after boot (one OpenSSH line each); the
+   * private key above must match one of them. The key pair only seeds the first boot, so this is
+   * what rotates a key without replacing machines. Defaults to none: authorized_keys keeps the
+   * key pair's key.
+   */
+  authorizedKeys?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Bastion for runners outside `ssh.allowedCidr` (@pulumi/command `connection.proxy`). Defaults to none. */
+  proxy?: SshBastion;
+}
+
 export interface MachineArgs {
   network: RegionNetwork;
   role: Role;
   instanceType: string;
+  /** cloud-init user data; must not change during the machine's life (a change replaces it). */
   userData: pulumi.Input<string>;
+  /**
+   * SSH access for the boot check and authorized keys. Defaults to none: no check (only for
+   * callers that wait for cloud-init themselves).
+   */
+  ssh?: SshArgs;
   /** Pre-allocated address; a new EIP (child of `parent`) when absent. */
   address?: ElasticAddress;
   /** AMI id; the latest Ubuntu 24.04 amd64 image of the region when absent (then pinned via ignoreChanges). */
@@ -28,6 +61,13 @@ export interface Machine {
   publicIp: pulumi.Output<string>;
   privateIp: pulumi.Output<string>;
   association: aws.ec2.EipAssociation;
+  /** SSH connection to the machine (with `ssh`). */
+  connection?: command.types.input.remote.ConnectionArgs;
+  /**
+   * Succeeds once cloud-init finished without errors and fails `pulumi up` otherwise (with `ssh`).
+   * Every later remote command on the machine depends on it.
+   */
+  booted?: command.remote.Command;
 }
 
 /** Allocates an EIP owned by `parent` (for components used without ClusterAddresses). */
@@ -84,35 +124,85 @@ export function createMachine(name: string, m: MachineArgs, parent: pulumi.Resou
       rootBlockDevice: { volumeType: "gp3", volumeSize: m.rootVolumeGb ?? 20, encrypted: true },
       tags: { Name: name, "geoswarm:role": m.role },
     },
-    { parent, ignoreChanges: m.ami ? [] : ["ami"] },
+    {
+      parent,
+      // apt at boot needs the route to the internet: without these edges the engine may launch
+      // the instance before the gateway, route table or association exist.
+      dependsOn: m.network.internetReady,
+      // keyName forces a new instance and the key pair is only read at first boot, so a rotated
+      // key (a new key pair) must not touch existing machines: authorizedKeys delivers it.
+      ignoreChanges: m.ami ? ["keyName"] : ["keyName", "ami"],
+    },
   );
   const association = new aws.ec2.EipAssociation(
     `${name}-eip-assoc`,
     { region, allocationId: address.allocationId, instanceId: instance.id },
     { parent, dependsOn: [m.network.internetGateway] },
   );
-  return { instance, publicIp: address.publicIp, privateIp: instance.privateIp, association };
+  const machine: Machine = {
+    instance,
+    publicIp: address.publicIp,
+    privateIp: instance.privateIp,
+    association,
+  };
+  if (!m.ssh) return machine;
+
+  const connection = sshConnection(address.publicIp, m.ssh);
+  const onHost = { parent, deletedWith: instance };
+  machine.connection = connection;
+  machine.booted = new command.remote.Command(
+    `${name}-cloud-init`,
+    {
+      connection,
+      create: cloudInitCheckScript(),
+      // Runs once per instance: a new instance is a new boot to check.
+      triggers: [instance.id],
+      addPreviousOutputInEnv: false,
+    },
+    { ...onHost, dependsOn: [association], customTimeouts: { create: "20m" } },
+  );
+  if (m.ssh.authorizedKeys !== undefined) {
+    new command.remote.Command(
+      `${name}-ssh-keys`,
+      {
+        connection,
+        // A change of keys updates this command (runs it again); only a new instance replaces it.
+        create: pulumi.output(m.ssh.authorizedKeys).apply((keys) => authorizedKeysScript(keys)),
+        triggers: [instance.id],
+        addPreviousOutputInEnv: false,
+      },
+      { ...onHost, dependsOn: [machine.booted] },
+    );
+  }
+  return machine;
 }
 
-export interface SshArgs {
-  /** Login user. Defaults to "ubuntu" (Ubuntu AMIs). */
-  user?: string;
-  /** OpenSSH private key matching the key pair; keep it a secret. Required. */
-  privateKey: pulumi.Input<string>;
-}
-
-/** SSH connection for remote commands: waits out the instance boot instead of failing after ~10 s. */
+/**
+ * SSH connection for remote commands: waits out the instance boot instead of failing after ~10 s,
+ * through the bastion when one is configured.
+ */
 export function sshConnection(
   host: pulumi.Input<string>,
   ssh: SshArgs,
 ): command.types.input.remote.ConnectionArgs {
-  return {
+  const user = ssh.user ?? "ubuntu";
+  const connection: command.types.input.remote.ConnectionArgs = {
     host,
-    user: ssh.user ?? "ubuntu",
+    user,
     privateKey: ssh.privateKey,
     dialErrorLimit: -1,
     perDialTimeout: 15,
   };
+  if (ssh.proxy) {
+    connection.proxy = {
+      host: ssh.proxy.host,
+      user: ssh.proxy.user ?? user,
+      privateKey: ssh.proxy.privateKey ?? ssh.privateKey,
+      dialErrorLimit: -1,
+      perDialTimeout: 15,
+    };
+  }
+  return connection;
 }
 
 /** First command on a fresh host: wait for cloud-init (exit 2 = finished with recoverable errors). */

@@ -2,15 +2,10 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ElasticAddress } from "./addresses";
 import type { DockerHostSwarmArgs } from "./docker-host";
-import {
-  createMachine,
-  ownAddress,
-  type SshArgs,
-  sshConnection,
-  WAIT_FOR_CLOUD_INIT,
-} from "./machine";
+import { installEngineTls } from "./engine-tls";
+import { createMachine, ownAddress, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
-import { managerUserData } from "./render/cloudinit";
+import { MANAGER_LABELS, managerUserData } from "./render/cloudinit";
 import type { DockerCa } from "./tls";
 import { DEFAULT_SWARM_IMAGE, TYPE_PREFIX } from "./types";
 
@@ -25,8 +20,11 @@ export interface SwarmManagerArgs {
   strategy?: "binpack" | "spread" | "random";
   /** Standalone only, required there: `consul://<balancer EIP>:8500/swarmcluster`. */
   discoveryUrl?: pulumi.Input<string>;
-  /** Swarm mode only, required there: SSH access to read the worker join token. */
-  ssh?: SshArgs;
+  /**
+   * SSH access: the boot check, authorized keys, the engine's TLS files and (swarm mode) reading
+   * the worker join token run over it after boot. Required.
+   */
+  ssh: SshArgs;
   /** Standalone Swarm image. Defaults to "swarm:1.2.9". */
   image?: string;
   /** EC2 instance type. Defaults to "t3.small". */
@@ -63,8 +61,7 @@ export class SwarmManager extends pulumi.ComponentResource {
     if (mode === "standalone" && args.discoveryUrl === undefined) {
       throw new Error(`SwarmManager ${name}: standalone mode needs discoveryUrl`);
     }
-    if (mode === "swarm" && !args.ssh)
-      throw new Error(`SwarmManager ${name}: swarm mode needs ssh`);
+    if (!args.ssh) throw new Error(`SwarmManager ${name}: needs ssh (got ${args.ssh})`);
     const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
     // Standalone: the manager serves clients and dials engines with the same certificate.
     const serverCert = args.ca.issueEndpoint(name, address.publicIp, this, { client: true });
@@ -74,19 +71,13 @@ export class SwarmManager extends pulumi.ComponentResource {
       this,
     );
 
+    // Nothing here changes while the manager lives: its certificate comes after boot.
     const userData = pulumi
-      .all([
-        address.publicIp,
-        args.ca.caPem,
-        serverCert.certPem,
-        serverCert.keyPem,
-        args.discoveryUrl ?? "",
-      ])
-      .apply(([publicIp, caPem, certPem, keyPem, discoveryUrl]) =>
+      .all([address.publicIp, args.discoveryUrl ?? ""])
+      .apply(([publicIp, discoveryUrl]) =>
         managerUserData({
           hostname: name,
           publicIp,
-          tls: { caPem, certPem, keyPem },
           swarm:
             mode === "standalone"
               ? { mode, image, strategy: args.strategy ?? "binpack", discoveryUrl }
@@ -100,28 +91,35 @@ export class SwarmManager extends pulumi.ComponentResource {
         role: "manager",
         instanceType: args.instanceType ?? "t3.small",
         userData,
+        ssh: args.ssh,
         address,
         ami: args.ami,
       },
       this,
     );
+    const tls = installEngineTls(
+      name,
+      m,
+      { caPem: args.ca.caPem, cert: serverCert },
+      { labels: MANAGER_LABELS, swarmMode: mode === "swarm" },
+      this,
+    );
 
-    if (mode === "swarm" && args.ssh) {
+    if (mode === "swarm") {
       const token = new command.remote.Command(
         `${name}-join-token`,
         {
-          connection: sshConnection(address.publicIp, args.ssh),
-          create: `${WAIT_FOR_CLOUD_INIT} && sudo docker swarm join-token -q worker`,
+          connection: m.connection!,
+          create: "sudo docker swarm join-token -q worker",
           triggers: [m.instance.id],
           addPreviousOutputInEnv: false,
           logging: "none",
         },
         {
           parent: this,
-          dependsOn: [m.association],
+          dependsOn: [tls],
           deletedWith: m.instance,
           additionalSecretOutputs: ["stdout"],
-          customTimeouts: { create: "20m" },
         },
       );
       this.hostJoin = {

@@ -1,21 +1,29 @@
 // cloud-init user data (#cloud-config) for each kind of host. Pure: plain values in, text out.
-// Secrets (TLS keys, gossip key, swarm token) arrive here as plain strings inside an apply, so
-// the instance's userData is a secret Output in Pulumi state.
+// User data forces a new instance when it changes (cloud-init applies it on first boot only), so
+// it holds only what never changes for the machine's life: packages, daemon settings, units and
+// the Consul config (gossip key included, which is why the instance's userData is a secret).
+// Certificates and swarm join tokens change while a machine lives; they arrive after boot through
+// remote commands (render/machine-scripts.ts).
 import { CONSUL_CONFIG_FILE, type ConsulConfig, renderConsulConfig } from "./consul";
 import { DOCKER_TLS_DIR, daemonJson, renderDaemonJson } from "./docker";
-import {
-  consulServersScript,
-  installNodeScript,
-  swarmInitScript,
-  swarmJoinScript,
-} from "./scripts";
+import { HASHICORP_APT_KEY } from "./hashicorp-key";
+import { consulServersScript, installNodeScript, swarmInitScript } from "./scripts";
 import { consulUnit, dockerContainerUnit, dockerDropIn } from "./systemd";
 import { toYaml, type YamlValue } from "./yaml";
 
-/** HashiCorp's apt signing key (https://www.hashicorp.com/trust/security). */
-export const HASHICORP_APT_KEY = "798AEC654E5C15428C8E42EEAA16FCBCA621E701";
-export const SWARM_TOKEN_FILE = "/etc/geoswarm/swarm-token";
 export const CONSUL_SERVERS_SCRIPT = "/usr/local/lib/geoswarm/consul-servers.sh";
+
+/**
+ * Ubuntu 24.04's docker.io, pinned and held. Standalone Swarm 1.2.x speaks Engine API 1.22:
+ * Docker <= 24 accepts it by default (minimum 1.12); 25.x only with DOCKER_MIN_API_VERSION=1.22
+ * (moby#46887 raised the default minimum to 1.24 and added the variable); 26.0 removed API < 1.24
+ * (moby#47155; the variable can then only raise the minimum) and 29 raised the default minimum to
+ * 1.44 (moby#51186). noble-updates carries 26.x and later, so an unpinned install breaks
+ * standalone Swarm. 24.0.7-0ubuntu4 is noble's release-pocket build: the release pocket never
+ * changes, so this version stays installable for the life of 24.04 (an -updates version is
+ * removed from the mirrors once superseded). `apt-mark hold` keeps unattended-upgrades off it.
+ */
+export const DOCKER_IO_VERSION = "24.0.7-0ubuntu4";
 
 interface WriteFile {
   path: string;
@@ -53,42 +61,54 @@ function cloudConfig(doc: {
   return `#cloud-config\n${toYaml(out)}`;
 }
 
+// The armoured key itself (cloud-init's apt `key:`), not a keyserver lookup at boot.
 const hashicorpSource: Record<string, YamlValue> = {
   hashicorp: {
     source: "deb [signed-by=$KEY_FILE] https://apt.releases.hashicorp.com $RELEASE main",
-    keyid: HASHICORP_APT_KEY,
-    keyserver: "keyserver.ubuntu.com",
+    key: HASHICORP_APT_KEY,
   },
 };
 
-function tlsFiles(tls: TlsFiles): WriteFile[] {
-  return [
-    file(`${DOCKER_TLS_DIR}/ca.pem`, tls.caPem, "0644"),
-    file(`${DOCKER_TLS_DIR}/cert.pem`, tls.certPem, "0644"),
-    file(`${DOCKER_TLS_DIR}/key.pem`, tls.keyPem, "0600"),
-  ];
-}
+/** The docker.io package pin (see DOCKER_IO_VERSION). */
+const DOCKER_PACKAGES: (string | [string, string])[] = [
+  ["docker.io", DOCKER_IO_VERSION],
+  "ca-certificates",
+];
 
-/** Files every Docker engine (hosts and the manager) gets: daemon.json, drop-in, TLS. */
-function engineFiles(
-  labels: Record<string, string>,
-  tls: TlsFiles,
-  swarmMode: boolean,
-): WriteFile[] {
+/**
+ * Files every Docker engine (hosts and the manager) boots with: daemon.json without the TLS
+ * listener (its certificates arrive after boot with the TLS version, engineTlsDaemonJson) and the
+ * drop-in.
+ */
+function engineFiles(labels: Record<string, string>, swarmMode: boolean): WriteFile[] {
   return [
-    file("/etc/docker/daemon.json", renderDaemonJson(daemonJson({ labels, swarmMode }))),
+    file(
+      "/etc/docker/daemon.json",
+      renderDaemonJson(daemonJson({ labels, swarmMode, tls: false })),
+    ),
     file(
       "/etc/systemd/system/docker.service.d/geoswarm.conf",
-      // Standalone Swarm 1.2.x speaks an old Engine API that modern engines refuse by default.
+      // Standalone Swarm 1.2.x speaks Engine API 1.22 (see DOCKER_IO_VERSION).
       dockerDropIn({ minApiVersion: swarmMode ? undefined : "1.22" }),
     ),
-    ...tlsFiles(tls),
   ];
 }
 
+/** The daemon.json installed with the certificates after boot: the same settings plus TLS on 2376. */
+export function engineTlsDaemonJson(labels: Record<string, string>, swarmMode: boolean): string {
+  return renderDaemonJson(daemonJson({ labels, swarmMode, tls: true }));
+}
+
+const ENGINE_RUNCMD: string[][] = [
+  ["apt-mark", "hold", "docker.io"],
+  ["systemctl", "daemon-reload"],
+  ["systemctl", "restart", "docker"],
+];
+
+/** Standalone: the Swarm agent runs from boot. Swarm mode: the join comes after boot (the token). */
 export type HostSwarm =
   | { mode: "standalone"; image: string; discoveryUrl: string }
-  | { mode: "swarm"; managerAddr: string; token: string };
+  | { mode: "swarm" };
 
 export interface DockerHostUserData {
   hostname: string;
@@ -96,7 +116,6 @@ export interface DockerHostUserData {
   publicIp: string;
   /** Engine labels, `region` included. */
   labels: Record<string, string>;
-  tls: TlsFiles;
   swarm: HostSwarm;
 }
 
@@ -104,11 +123,8 @@ const SWARM_AGENT_UNIT = "geoswarm-swarm-agent.service";
 export const SWARM_MANAGER_UNIT = "geoswarm-swarm-manager.service";
 
 export function dockerHostUserData(h: DockerHostUserData): string {
-  const files = engineFiles(h.labels, h.tls, h.swarm.mode === "swarm");
-  const runcmd: string[][] = [
-    ["systemctl", "daemon-reload"],
-    ["systemctl", "restart", "docker"],
-  ];
+  const files = engineFiles(h.labels, h.swarm.mode === "swarm");
+  const runcmd: string[][] = [...ENGINE_RUNCMD];
   if (h.swarm.mode === "standalone") {
     files.push(
       file(
@@ -128,20 +144,10 @@ export function dockerHostUserData(h: DockerHostUserData): string {
       ),
     );
     runcmd.push(["systemctl", "enable", "--now", SWARM_AGENT_UNIT]);
-  } else {
-    files.push(file(SWARM_TOKEN_FILE, `${h.swarm.token}\n`, "0600"));
-    files.push(
-      file(
-        "/usr/local/lib/geoswarm/swarm-join.sh",
-        swarmJoinScript(h.publicIp, h.swarm.managerAddr, SWARM_TOKEN_FILE),
-        "0755",
-      ),
-    );
-    runcmd.push(["/usr/local/lib/geoswarm/swarm-join.sh"]);
   }
   return cloudConfig({
     hostname: h.hostname,
-    packages: ["docker.io", "ca-certificates"],
+    packages: DOCKER_PACKAGES,
     files,
     runcmd,
   });
@@ -150,20 +156,17 @@ export function dockerHostUserData(h: DockerHostUserData): string {
 export interface ManagerUserData {
   hostname: string;
   publicIp: string;
-  /** Server+client certificate: serves the API and, in standalone mode, dials the engines. */
-  tls: TlsFiles;
   swarm:
     | { mode: "standalone"; image: string; strategy: string; discoveryUrl: string }
     | { mode: "swarm" };
 }
 
+/** The manager's own engine labels. */
+export const MANAGER_LABELS = { region: "manager", role: "manager" };
+
 export function managerUserData(m: ManagerUserData): string {
-  const labels = { region: "manager", role: "manager" };
-  const files = engineFiles(labels, m.tls, m.swarm.mode === "swarm");
-  const runcmd: string[][] = [
-    ["systemctl", "daemon-reload"],
-    ["systemctl", "restart", "docker"],
-  ];
+  const files = engineFiles(MANAGER_LABELS, m.swarm.mode === "swarm");
+  const runcmd: string[][] = [...ENGINE_RUNCMD];
   if (m.swarm.mode === "standalone") {
     files.push(
       file(
@@ -194,7 +197,7 @@ export function managerUserData(m: ManagerUserData): string {
   }
   return cloudConfig({
     hostname: m.hostname,
-    packages: ["docker.io", "ca-certificates"],
+    packages: DOCKER_PACKAGES,
     files,
     runcmd,
   });

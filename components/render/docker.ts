@@ -8,11 +8,11 @@ export const DOCKER_TLS_PORT = 2376;
 export const daemonJsonSchema = z
   .strictObject({
     hosts: z.array(z.string().regex(/^(unix:\/\/\/|tcp:\/\/[0-9.]+:\d+$)/)).min(1),
-    tls: z.boolean(),
-    tlsverify: z.boolean(),
-    tlscacert: z.string().startsWith("/"),
-    tlscert: z.string().startsWith("/"),
-    tlskey: z.string().startsWith("/"),
+    tls: z.boolean().optional(),
+    tlsverify: z.boolean().optional(),
+    tlscacert: z.string().startsWith("/").optional(),
+    tlscert: z.string().startsWith("/").optional(),
+    tlskey: z.string().startsWith("/").optional(),
     labels: z.array(
       z.string().regex(/^[a-z0-9][a-z0-9._-]*=[^\n]+$/, "engine labels are key=value"),
     ),
@@ -20,7 +20,7 @@ export const daemonJsonSchema = z
     "log-opts": z.record(z.string(), z.string()).optional(),
     "live-restore": z.boolean(),
   })
-  .refine((d) => !d.hosts.some((h) => h.startsWith("tcp://")) || d.tlsverify, {
+  .refine((d) => !d.hosts.some((h) => h.startsWith("tcp://")) || d.tlsverify === true, {
     message: "a TCP listener needs tlsverify (no plain 2375)",
     path: ["tlsverify"],
   })
@@ -36,17 +36,27 @@ export interface DaemonOptions {
   labels: Record<string, string>;
   /** Swarm mode refuses to start with live-restore on. */
   swarmMode: boolean;
+  /**
+   * The TLS listener on 2376. False for the boot-time file in user data: the certificates arrive
+   * after boot (dockerd refuses to start with TLS files missing), with the TLS version of this file.
+   */
+  tls: boolean;
 }
 
 export function daemonJson(o: DaemonOptions): DaemonJson {
   if (!o.labels.region) throw new Error("engine labels must include region");
+  const tls = o.tls
+    ? {
+        tls: true,
+        tlsverify: true,
+        tlscacert: `${DOCKER_TLS_DIR}/ca.pem`,
+        tlscert: `${DOCKER_TLS_DIR}/cert.pem`,
+        tlskey: `${DOCKER_TLS_DIR}/key.pem`,
+      }
+    : {};
   return {
-    hosts: ["unix:///var/run/docker.sock", `tcp://0.0.0.0:${DOCKER_TLS_PORT}`],
-    tls: true,
-    tlsverify: true,
-    tlscacert: `${DOCKER_TLS_DIR}/ca.pem`,
-    tlscert: `${DOCKER_TLS_DIR}/cert.pem`,
-    tlskey: `${DOCKER_TLS_DIR}/key.pem`,
+    hosts: ["unix:///var/run/docker.sock", ...(o.tls ? [`tcp://0.0.0.0:${DOCKER_TLS_PORT}`] : [])],
+    ...tls,
     labels: Object.entries(o.labels)
       .sort(([a], [b]) => (a === "region" ? -1 : b === "region" ? 1 : a.localeCompare(b)))
       .map(([k, v]) => `${k}=${v}`),
