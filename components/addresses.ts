@@ -14,6 +14,12 @@ export interface ClusterAddressesArgs {
    * order does not matter. Names must be unique.
    */
   machines: { name: string; awsRegion: string }[];
+  /**
+   * What deleting an address does: "protect" makes the engine refuse (until this changes),
+   * "retain" leaves it allocated in AWS, "release" gives it back. Defaults to "protect": the
+   * addresses are the cluster's identity.
+   */
+  onDelete?: "protect" | "retain" | "release";
 }
 
 /**
@@ -30,12 +36,17 @@ export class ClusterAddresses extends pulumi.ComponentResource {
     super(`${TYPE_PREFIX}ClusterAddresses`, name, {}, opts);
     this.addresses = {};
     this.publicIps = {};
+    const onDelete = args.onDelete ?? "protect";
     for (const m of args.machines) {
       if (this.addresses[m.name]) throw new Error(`duplicate machine name ${m.name}`);
       const eip = new aws.ec2.Eip(
         `${name}-${m.name}`,
         { domain: "vpc", region: m.awsRegion, tags: { Name: m.name, "geoswarm:machine": m.name } },
-        { parent: this },
+        {
+          parent: this,
+          protect: onDelete === "protect",
+          retainOnDelete: onDelete === "retain",
+        },
       );
       this.addresses[m.name] = { allocationId: eip.allocationId, publicIp: eip.publicIp };
       this.publicIps[m.name] = eip.publicIp;

@@ -95,13 +95,18 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
     );
   }
   const coreNet = networks[core];
-  const ssh = { user: spec.ssh.user, privateKey: pulumi.secret(opts.sshPrivateKey) };
+  const ssh = {
+    user: spec.ssh.user,
+    privateKey: pulumi.secret(opts.sshPrivateKey),
+    authorizedKeys: [spec.ssh.publicKey, ...spec.ssh.extraPublicKeys],
+  };
   const ca = new DockerCa("docker-ca", {}, child);
 
   const consul = new ConsulCluster(
     "consul",
     {
       network: coreNet,
+      ssh,
       addresses: Array.from({ length: spec.consul.servers }, (_, i) =>
         addresses.get(consulServerName(i)),
       ),
@@ -144,7 +149,7 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
       mode: spec.swarm.mode,
       strategy: spec.swarm.strategy,
       discoveryUrl: spec.swarm.mode === "standalone" ? balancer.swarmDiscoveryUrl : undefined,
-      ssh: spec.swarm.mode === "swarm" ? ssh : undefined,
+      ssh,
       image: spec.swarm.image,
       instanceType: spec.swarm.managerInstanceType,
       address: addresses.get(MANAGER_NAME),
@@ -164,6 +169,7 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
             network: networks[r.name],
             ca,
             swarm: manager.hostJoin,
+            ssh,
             instanceType: h.instanceType,
             address: addresses.get(h.name),
           },

@@ -113,6 +113,17 @@ const ssh = z.strictObject({
     .string()
     .regex(/^[a-z_][a-z0-9_-]*$/, "must be a Unix user name")
     .default("ubuntu"),
+  /** Keys authorized on every machine besides publicKey: one being rotated in or out (docs/deploy.md). */
+  extraPublicKeys: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/,
+          "must be an OpenSSH public key line",
+        ),
+    )
+    .default([]),
 });
 
 const BALANCE = [

@@ -52,11 +52,18 @@ export function entryPointServer(
   };
 }
 
-/** One LbServer per entry point, registered once the balancer's service is installed. */
+/**
+ * One LbServer per entry point, a child of the balancer, registered once its service is
+ * installed. `apiFirewall` are the rules that let the machine running Pulumi reach the API: every
+ * server depends on them, so `pulumi destroy` deletes the servers before it revokes the rules.
+ * When the balancer's instance itself goes, its servers go with it (deletedWith): no API call to
+ * a machine that is being terminated.
+ */
 export function buildEntryPoints(
   entryPoints: EntryPointSpec[],
   balancer: Balancer,
   manager: SwarmManager,
+  apiFirewall: pulumi.Resource[] = [],
 ): Record<string, LbServer> {
   const tls = balancer.dockerTls;
   if (entryPoints.length > 0 && !tls) {
@@ -77,7 +84,11 @@ export function buildEntryPoints(
           },
           server: entryPointServer(e, manager.dockerHost, tls as BalancerDockerTls),
         },
-        { dependsOn: [balancer.installCommand] },
+        {
+          parent: balancer,
+          deletedWith: balancer.instance,
+          dependsOn: [balancer.installCommand, ...apiFirewall],
+        },
       ),
     ]),
   );

@@ -69,6 +69,13 @@ function recordOptions(): void {
       pendingUrn = undefined;
     }
   };
+  // A program run that a test abandoned (runProgram again, after a failure) may still register
+  // its components' outputs; they reach the next run's monitor, which never saw those URNs.
+  const registerOutputs = MockMonitor.prototype.registerResourceOutputs;
+  MockMonitor.prototype.registerResourceOutputs = function (req: any, callback: any) {
+    if (!this.resources.has(req.getUrn())) return callback(null, {});
+    return registerOutputs.call(this, req, callback);
+  };
 }
 
 function optionsOf(req: any): RecordedOptions | undefined {
@@ -135,6 +142,18 @@ function outputsFor(
   }
 }
 
+/** Instance types the getInstanceType mock reports as arm64 (Graviton); all others x86_64. */
+export const ARM64_TYPES = new Set(["t4g.small", "t4g.medium", "m7g.large", "c7g.large"]);
+
+/** Every invoke the mocks answered (token and inputs), in order; tests may empty it. */
+export const invokes: { token: string; inputs: Record<string, any> }[] = [];
+
+/**
+ * Per-test answers for an invoke token, consulted before the built-in ones; a thrown error fails
+ * the invoke as the engine would (set `details`, the engine's message field). Delete when done.
+ */
+export const invokeOverrides = new Map<string, (inputs: Record<string, any>) => unknown>();
+
 export async function installMocks(): Promise<Recorded[]> {
   const recorded: Recorded[] = [];
   recordOptions();
@@ -158,9 +177,36 @@ export async function installMocks(): Promise<Recorded[]> {
         };
       },
       call: (args) => {
+        invokes.push({ token: args.token, inputs: args.inputs });
+        const override = invokeOverrides.get(args.token);
+        if (override) return override(args.inputs);
         if (args.token === "aws:ec2/getAmi:getAmi") return { id: `ami-${args.inputs.region}` };
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
           return { names: [`${args.inputs.region}a`, `${args.inputs.region}b`] };
+        }
+        if (args.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings") {
+          // Every requested type in both zones the getAvailabilityZones mock lists.
+          const types: string[] = args.inputs.filters?.[0]?.values ?? [];
+          const zones = [`${args.inputs.region}a`, `${args.inputs.region}b`];
+          const pairs = types.flatMap((t) => zones.map((z) => [t, z]));
+          return {
+            id: args.inputs.region,
+            instanceTypes: pairs.map(([t]) => t),
+            locations: pairs.map(([, z]) => z),
+            locationTypes: pairs.map(() => "availability-zone"),
+          };
+        }
+        if (args.token === "aws:ec2/getInstanceType:getInstanceType") {
+          const t = args.inputs.instanceType;
+          return {
+            id: t,
+            instanceType: t,
+            supportedArchitectures: ARM64_TYPES.has(t) ? ["arm64"] : ["i386", "x86_64"],
+          };
+        }
+        if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") {
+          // An account whose Elastic IP quota was raised above every stack the tests build.
+          return { ...args.inputs, id: args.inputs.quotaCode, value: 20, defaultValue: 5 };
         }
         return args.inputs;
       },

@@ -1,0 +1,262 @@
+// What a real `pulumi up` / `pulumi destroy` depends on beyond each resource's inputs: which
+// traffic the security groups admit between the machines the program creates, and the edges the
+// engine orders creates and deletes by (dependsOn, deletedWith, parent, protect). No engine and
+// no AWS exist here: the program runs under mocks (support/program.ts) and the engine's contract
+// is applied to the recorded graph: a resource is created after, and deleted before, everything
+// in its dependencies; a resource whose deletedWith target is being deleted is not deleted itself.
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import ipaddr from "ipaddr.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseClusterSpec } from "../../components/config";
+import { DOCKER_PUBLISHED_PORTS, planFlows, renderFlowTable } from "../../components/flows";
+import { fakeIp, type Recorded } from "./support/mocks";
+import { runProgram } from "./support/program";
+import { ROOT, readStackFile } from "./support/stack";
+
+const INSTANCE = "aws:ec2/instance:Instance";
+const EIP = "aws:ec2/eip:Eip";
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const LB_SERVER = "pulumi-nodejs:dynamic/geoswarm:LbServer";
+const REMOTE_COMMAND = "command:remote:Command";
+const COPY = "command:remote:CopyToRemote";
+
+/** The machines, their addresses and the security-group rules of one mocked run. */
+class Graph {
+  constructor(readonly recorded: Recorded[]) {}
+  byType = (t: string) => this.recorded.filter((r) => r.type === t);
+  one(t: string, name: string): Recorded {
+    const found = this.recorded.filter((r) => r.type === t && r.name === name);
+    expect(found, `${t} ${name}`).toHaveLength(1);
+    return found[0];
+  }
+  byUrn = (urn: string) => this.recorded.find((r) => r.urn === urn);
+
+  /** Machine name (its EIP's) → { role, its security group's id, its EIP }, via the associations. */
+  machines(): Map<string, { role: string; sg: string; ip: string }> {
+    const out = new Map<string, { role: string; sg: string; ip: string }>();
+    for (const vm of this.byType(INSTANCE)) {
+      const assoc = this.byType("aws:ec2/eipAssociation:EipAssociation").find(
+        (a) => a.inputs.instanceId === `${vm.name}-id`,
+      );
+      const eip = this.byType(EIP).find((e) => assoc?.inputs.allocationId === `eipalloc-${e.name}`);
+      expect(eip, `EIP of ${vm.name}`).toBeDefined();
+      expect(vm.inputs.vpcSecurityGroupIds, vm.name).toHaveLength(1);
+      out.set(eip?.inputs.tags.Name, {
+        role: vm.inputs.tags["geoswarm:role"],
+        sg: vm.inputs.vpcSecurityGroupIds[0],
+        ip: fakeIp(eip?.name ?? ""),
+      });
+    }
+    return out;
+  }
+
+  /** Does some ingress rule on `machine`'s group admit `sourceIp` on protocol/port? */
+  admits(machine: string, sourceIp: string, protocol: string, port: number): boolean {
+    const m = this.machines().get(machine);
+    if (!m) throw new Error(`no machine ${machine}`);
+    const src = ipaddr.parse(sourceIp);
+    return this.byType(INGRESS).some((r) => {
+      const i = r.inputs;
+      if (i.securityGroupId !== m.sg) return false;
+      if (i.ipProtocol !== protocol && i.ipProtocol !== "-1") return false;
+      if (port < i.fromPort || port > i.toPort) return false;
+      const [net, bits] = ipaddr.parseCIDR(i.cidrIpv4);
+      return src.kind() === net.kind() && src.match(net, bits);
+    });
+  }
+}
+
+// Pulumi.prod.yaml ships placeholders that the program refuses; a user's values stand in.
+const testSsh = (c: Record<string, any>) => {
+  c.ssh.allowedCidr = "100.64.10.0/24";
+  c.ssh.publicKey =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJ geoswarm-ci";
+};
+const OPERATOR = "100.64.10.7";
+
+describe.each([
+  ["standalone", (_c: Record<string, any>) => {}],
+  [
+    "swarm",
+    (c: Record<string, any>) => {
+      c.swarm = { ...c.swarm, mode: "swarm" };
+    },
+  ],
+] as const)("network flows on the mocked graph (%s Swarm)", (mode, mutate) => {
+  let g: Graph;
+  let spec: ReturnType<typeof parseClusterSpec>;
+  beforeAll(async () => {
+    const run = await runProgram((c) => {
+      testSsh(c);
+      mutate(c);
+    });
+    g = new Graph(run.recorded);
+    const raw = structuredClone(readStackFile()) as Record<string, any>;
+    testSsh(raw);
+    mutate(raw);
+    spec = parseClusterSpec(raw);
+  });
+
+  it("admits every flow of the table between the machines the program creates", () => {
+    const machines = g.machines();
+    expect(machines.size).toBe(10);
+    let checked = 0;
+    for (const f of planFlows(spec)) {
+      const sources: { name?: string; ip: string }[] =
+        "role" in f.from
+          ? [...machines]
+              .filter(([, m]) => m.role === (f.from as { role: string }).role)
+              .map(([name, m]) => ({ name, ip: m.ip }))
+          : "operator" in f.from
+            ? [{ ip: OPERATOR }]
+            : [
+                {
+                  ip:
+                    f.from.cidr === "0.0.0.0/0"
+                      ? "198.18.7.7"
+                      : ipaddr.parseCIDR(f.from.cidr)[0].toString(),
+                },
+              ];
+      const targets = [...machines].filter(([, m]) => m.role === f.to);
+      expect(sources.length * targets.length, f.id).toBeGreaterThan(0);
+      for (const s of sources) {
+        for (const [target] of targets) {
+          if (s.name === target) continue;
+          for (const port of new Set(f.ports)) {
+            expect(
+              g.admits(target, s.ip, f.protocol, port),
+              `${f.id}: ${s.name ?? s.ip} -> ${target} ${f.protocol}/${port}`,
+            ).toBe(true);
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
+  });
+
+  it("lets the balancer reach every host's published container ports (docker discovery's backends)", () => {
+    const machines = g.machines();
+    const lb = machines.get("balancer")?.ip as string;
+    const hosts = [...machines].filter(([, m]) => m.role === "host");
+    expect(hosts).toHaveLength(5);
+    for (const [host] of hosts) {
+      for (const port of [DOCKER_PUBLISHED_PORTS[0], 40000, DOCKER_PUBLISHED_PORTS[1]]) {
+        expect(g.admits(host, lb, "tcp", port), `${host}:${port}`).toBe(true);
+      }
+      // ...and no one else: the published ports are not open to the world or the operator.
+      expect(g.admits(host, OPERATOR, "tcp", 40000), host).toBe(false);
+      expect(g.admits(host, "198.18.7.7", "tcp", 40000), host).toBe(false);
+    }
+  });
+
+  it("opens nothing to 0.0.0.0/0 except the entry points' ports on the balancer", () => {
+    const machines = g.machines();
+    const lbSg = machines.get("balancer")?.sg;
+    const open = g.byType(INGRESS).filter((r) => r.inputs.cidrIpv4 === "0.0.0.0/0");
+    expect(open.map((r) => [r.inputs.securityGroupId, r.inputs.fromPort, r.inputs.toPort])).toEqual(
+      spec.entryPoints
+        .filter((e) => e.allowedCidr === "0.0.0.0/0")
+        .map((e) => [lbSg, e.lbPort, e.lbPort]),
+    );
+    expect(mode).toBeTruthy();
+  });
+});
+
+describe("engine edges: create and destroy order, protection", () => {
+  let g: Graph;
+  beforeAll(async () => {
+    g = new Graph((await runProgram(testSsh)).recorded);
+  });
+
+  const dependsOn = (r: Recorded, target: Recorded) =>
+    (r.options?.dependencies ?? []).includes(target.urn as string);
+  const apiRule = () =>
+    g
+      .byType(INGRESS)
+      .find(
+        (r) => r.inputs.fromPort === 8888 && r.inputs.cidrIpv4 === "100.64.10.0/24",
+      ) as Recorded;
+  const sshRule = () =>
+    g
+      .byType(INGRESS)
+      .find(
+        (r) =>
+          r.inputs.fromPort === 22 &&
+          r.inputs.cidrIpv4 === "100.64.10.0/24" &&
+          r.inputs.securityGroupId === g.machines().get("balancer")?.sg,
+      ) as Recorded;
+
+  it("deletes each LbServer before the operator's API rule (destroy can reach the API)", () => {
+    const servers = g.byType(LB_SERVER);
+    expect(servers.map((s) => s.name).sort()).toEqual(["r1nginx", "r2nginx"]);
+    expect(apiRule()).toBeDefined();
+    for (const s of servers) expect(dependsOn(s, apiRule()), s.name).toBe(true);
+  });
+
+  it("skips the LbServer deletes when the balancer instance goes (deletedWith), and parents them to the Balancer", () => {
+    const vm = g.one(INSTANCE, "lb-vm");
+    const balancer = g.one("geoswarm:index:Balancer", "lb");
+    for (const s of g.byType(LB_SERVER)) {
+      expect(s.options?.deletedWith, s.name).toBe(vm.urn);
+      expect(s.options?.parent, s.name).toBe(balancer.urn);
+    }
+  });
+
+  it("runs every remote command on the balancer after the operator's SSH rule exists, and before it is revoked", () => {
+    const onBalancer = [...g.byType(REMOTE_COMMAND), ...g.byType(COPY)].filter((c) =>
+      c.name.startsWith("lb-"),
+    );
+    expect(onBalancer.length).toBeGreaterThanOrEqual(4);
+    for (const c of onBalancer) expect(dependsOn(c, sshRule()), c.name).toBe(true);
+  });
+
+  it("protects every Elastic IP by default (geoswarm:elasticIps = protect)", () => {
+    const eips = g.byType(EIP);
+    expect(eips).toHaveLength(10);
+    for (const e of eips) {
+      expect(e.options?.protect, e.name).toBe(true);
+      expect(e.options?.retainOnDelete, e.name).toBe(false);
+    }
+  });
+
+  it("retains or releases them when the stack says so", async () => {
+    for (const [policy, protect, retain] of [
+      ["retain", false, true],
+      ["release", false, false],
+    ] as const) {
+      const run = await runProgram((c) => {
+        testSsh(c);
+        c.elasticIps = policy;
+      });
+      for (const e of run.recorded.filter((r) => r.type === EIP)) {
+        expect([e.options?.protect, e.options?.retainOnDelete], `${policy} ${e.name}`).toEqual([
+          protect,
+          retain,
+        ]);
+      }
+    }
+  });
+});
+
+describe("docs/deploy.md", () => {
+  it.each(["standalone", "swarm"] as const)(
+    "shows the flow table of the sample stack in %s mode as the program plans it",
+    (mode) => {
+      const raw = structuredClone(readStackFile()) as Record<string, any>;
+      testSsh(raw);
+      raw.swarm = { ...raw.swarm, mode };
+      const table = renderFlowTable(planFlows(parseClusterSpec(raw)));
+      const file = path.join(ROOT, "docs", "deploy.md");
+      const doc = readFileSync(file, "utf8");
+      const block = new RegExp(
+        `(<!-- flows:${mode}:begin -->\n)([\\s\\S]*?)(<!-- flows:${mode}:end -->)`,
+      );
+      if (process.env.UPDATE_GOLDEN) writeFileSync(file, doc.replace(block, `$1${table}$3`));
+      const m = block.exec(readFileSync(file, "utf8"));
+      expect(m, `docs/deploy.md has a <!-- flows:${mode}:begin --> block`).not.toBeNull();
+      expect(m?.[2], "regenerate with UPDATE_GOLDEN=1").toBe(table);
+    },
+  );
+});
