@@ -1,7 +1,7 @@
 // Pure planning from the validated spec: which machines exist where, and which security-group
 // rules each region needs. Sources are machine names; RegionNetwork turns them into EIP /32s.
 import type { ClusterSpec } from "./config";
-import { planFlows, type Protocol } from "./flows";
+import { type Protocol, planFlows } from "./flows";
 
 export type Role = "consul" | "balancer" | "manager" | "host";
 export const ROLES: readonly Role[] = ["consul", "balancer", "manager", "host"];
