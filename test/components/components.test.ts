@@ -3,9 +3,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FirewallRule } from "../../components";
-import { installMocks, type Recorded, resolved, settled } from "./support/mocks";
+import { sshConnection } from "../../components/machine";
+import { installMocks, isSecretValue, type Recorded, resolved, settled } from "./support/mocks";
 
 let recorded: Recorded[];
+const ssh = { privateKey: "fake-key", authorizedKeys: ["ssh-ed25519 AAAAC3NzaOperator op@x"] };
 let lib: typeof import("../../components");
 const byType = (t: string) => recorded.filter((r) => r.type === t);
 
@@ -29,6 +31,7 @@ describe("components on their own", () => {
       network,
       ca,
       swarm: { mode: "standalone", discoveryUrl: "consul://192.0.2.1:8500/swarmcluster" },
+      ssh,
     });
     const ip = await resolved(host.publicIp);
     expect(await resolved(host.dockerHost)).toBe(`tcp://${ip}:2376`);
@@ -40,6 +43,59 @@ describe("components on their own", () => {
     expect(vm?.inputs.userData).toContain('"region=lab"');
     expect(vm?.inputs.userData).toContain('"gpu=none"');
     expect(host.labels).toEqual({ gpu: "none", region: "lab" });
+  });
+
+  it("checks the boot, delivers keys and the engine's TLS after boot, each deleted with the instance", async () => {
+    await settled(recorded);
+    const vm = recorded.find((r) => r.name === "solo-host-vm")!;
+    const named = (n: string) =>
+      recorded.find((r) => r.type === "command:remote:Command" && r.name === n)!;
+    const check = named("solo-host-cloud-init");
+    const keys = named("solo-host-ssh-keys");
+    const tls = named("solo-host-docker-tls");
+    for (const c of [check, keys, tls]) {
+      expect(c.options?.deletedWith, c.name).toBe(vm.urn);
+      expect(c.inputs.triggers, c.name).toEqual(["solo-host-vm-id"]);
+    }
+    expect(check.inputs.create).toContain("cloud-init status --long --format json");
+    expect(keys.options?.dependencies).toContain(check.urn);
+    expect(keys.inputs.create).toContain("ssh-ed25519 AAAAC3NzaOperator op@x");
+    expect(tls.options?.dependencies).toContain(check.urn);
+    // the certificate travels on stdin, secret; the user data has none
+    expect(isSecretValue(tls.raw.stdin)).toBe(true);
+    expect(tls.inputs.stdin).toContain(
+      `cert.pem ${Buffer.from(
+        "-----BEGIN CERTIFICATE-----\nsolo-host-tls-cert\n-----END CERTIFICATE-----\n",
+      ).toString("base64")}`,
+    );
+    expect(vm.inputs.userData).not.toContain("BEGIN CERTIFICATE");
+    expect(vm.options?.ignoreChanges).toEqual(expect.arrayContaining(["keyName"]));
+  });
+
+  it("launches the instance after the gateway, route table and association", () => {
+    const vm = recorded.find((r) => r.name === "solo-host-vm")!;
+    const urn = (t: string) =>
+      recorded.find((r) => r.type === t && r.name.startsWith("solo-"))!.urn;
+    for (const t of [
+      "aws:ec2/internetGateway:InternetGateway",
+      "aws:ec2/routeTable:RouteTable",
+      "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    ])
+      expect(vm.options?.dependencies, t).toContain(urn(t));
+  });
+
+  it("routes every SSH connection through the bastion when one is given", () => {
+    const c = sshConnection("192.0.2.7", {
+      privateKey: "k",
+      user: "admin",
+      proxy: { host: "bastion.example" },
+    });
+    expect(c).toMatchObject({
+      host: "192.0.2.7",
+      user: "admin",
+      proxy: { host: "bastion.example", user: "admin", privateKey: "k", dialErrorLimit: -1 },
+    });
+    expect(sshConnection("h", { privateKey: "k" }).proxy).toBeUndefined();
   });
 
   it("rejects a labels.region that contradicts the region", () => {
@@ -58,6 +114,7 @@ describe("components on their own", () => {
           network,
           ca,
           swarm: { mode: "standalone", discoveryUrl: "consul://x" },
+          ssh,
         }),
     ).toThrow(/labels.region conflicts/);
   });
@@ -68,10 +125,15 @@ describe("components on their own", () => {
       cidr: "10.97.0.0/16",
       sshPublicKey: "ssh-ed25519 AAAA x",
     });
-    expect(() => new lib.ConsulCluster("c2", { network, servers: 2 })).toThrow(/must be odd/);
+    expect(() => new lib.ConsulCluster("c2", { network, ssh, servers: 2 })).toThrow(/must be odd/);
     const ca = new lib.DockerCa("solo3-ca");
-    expect(() => new lib.SwarmManager("m1", { network, ca })).toThrow(/needs discoveryUrl/);
-    expect(() => new lib.SwarmManager("m2", { network, ca, mode: "swarm" })).toThrow(/needs ssh/);
+    expect(() => new lib.SwarmManager("m1", { network, ca, ssh })).toThrow(/needs discoveryUrl/);
+    const noSsh = {
+      network,
+      ca,
+      mode: "swarm",
+    } as unknown as import("../../components").SwarmManagerArgs;
+    expect(() => new lib.SwarmManager("m2", noSsh)).toThrow(/needs ssh/);
   });
 
   it("refuses a Balancer with workers > 1 on a Node.js without SO_REUSEPORT", () => {

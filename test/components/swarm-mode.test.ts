@@ -54,22 +54,37 @@ describe("swarm mode", () => {
     expect(token.inputs).toMatchObject({ logging: "none", addPreviousOutputInEnv: false });
     expect(token.inputs.create).toContain("docker swarm join-token -q worker");
     expect(token.inputs.triggers).toEqual(["manager-vm-id"]);
+    // after the engine restarted with its TLS files, which is after the boot check
+    expect(token.options?.dependencies).toContain(
+      one("command:remote:Command", "manager-docker-tls").urn,
+    );
     expect(cluster.manager.hostJoin.mode).toBe("swarm");
     if (cluster.manager.hostJoin.mode === "swarm") {
       expect(await secretOf(pulumi.output(cluster.manager.hostJoin.token))).toBe(true);
     }
   });
 
-  it("joins every host with the token (user data secret) and no standalone agent", () => {
-    for (const vm of byType("aws:ec2/instance:Instance").filter(
+  it("keeps the token out of every host's user data and joins over SSH with it on stdin", () => {
+    const hosts = byType("aws:ec2/instance:Instance").filter(
       (v) => v.inputs.tags["geoswarm:role"] === "host",
-    )) {
-      expect(isSecretValue(vm.raw.userData)).toBe(true);
+    );
+    expect(hosts.length).toBeGreaterThan(0);
+    for (const vm of hosts) {
       const ud = vm.inputs.userData as string;
-      expect(ud).toContain(SWARM_TOKEN);
-      expect(ud).toContain("/usr/local/lib/geoswarm/swarm-join.sh");
+      // a new manager (new token) must not replace every host: user data forces a new instance
+      expect(ud).not.toContain(SWARM_TOKEN);
       expect(ud).not.toContain("swarm-agent");
       expect(ud).toContain('"live-restore": false');
+      const host = vm.name.replace(/-vm$/, "");
+      const join = one("command:remote:Command", `${host}-swarm-join`);
+      expect(isSecretValue(join.raw.stdin), host).toBe(true);
+      expect(join.inputs.stdin).toBe(`${SWARM_TOKEN}\n`);
+      expect(join.inputs.triggers).toEqual([`${host}-vm-id`]);
+      expect(join.inputs.create).toContain("docker swarm join --advertise-addr");
+      expect(join.options?.deletedWith).toBe(vm.urn);
+      expect(join.options?.dependencies).toContain(
+        one("command:remote:Command", `${host}-docker-tls`).urn,
+      );
     }
   });
 
