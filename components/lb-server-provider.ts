@@ -3,9 +3,11 @@
 //
 // Serialization rules (docs: /work/shared/reference/pulumi-notes.md §2.4): the engine stores this
 // object as JavaScript text in every LbServer's state and runs it in its own Node process. So it
-// captures NO module imports: only globals (fetch, URL, Buffer, AbortSignal), `require()` inside
-// functions, the helper functions below and one string, SCHEMA_MODULE. Credentials come from the
-// resource's inputs/state on every call, never from the closure.
+// captures NO module imports: only globals (URL, Buffer, setTimeout), `require()` inside
+// functions, the helper functions below, one string, SCHEMA_MODULE, and plain constants.
+// Credentials and the API's CA come from the resource's inputs/state on every call, never from the
+// closure. HTTP goes through node:http/node:https (required inside the call), not the global fetch:
+// fetch cannot pin a CA (api.caPem) and hides which stage of a connection failed.
 //
 // Validation uses the balancer's own schema (lb/src/config), bundled by `npm run build:lb` into
 // lb/dist/config.cjs. SCHEMA_MODULE is that file's absolute path, resolved here, in the program's
@@ -181,6 +183,26 @@ function inputFailures(news: Record<string, unknown>): { property: string; reaso
     // Never echo the value: it is a secret.
     f.push({ property: "api.password", reason: `expected a string, got a ${typeof api.password}` });
   }
+  if (api.caPem !== undefined && api.caPem !== UNKNOWN) {
+    if (typeof api.caPem !== "string" || !api.caPem.includes("-----BEGIN CERTIFICATE-----")) {
+      f.push({
+        property: "api.caPem",
+        reason: `expected a PEM certificate ("-----BEGIN CERTIFICATE-----..."), got ${typeof api.caPem === "string" ? JSON.stringify(api.caPem.slice(0, 40)) : got(api.caPem)}`,
+      });
+    } else if (typeof api.url === "string" && api.url.startsWith("http://")) {
+      f.push({
+        property: "api.caPem",
+        reason: `a CA only applies to https:// URLs, but api.url is ${JSON.stringify(api.url)}`,
+      });
+    }
+  }
+  const id = news.balancerId;
+  if (id !== undefined && id !== UNKNOWN && (typeof id !== "string" || id === "")) {
+    f.push({
+      property: "balancerId",
+      reason: `expected the balancer instance's id (a non-empty string), got ${got(id)}`,
+    });
+  }
   return f;
 }
 
@@ -190,12 +212,121 @@ interface ApiResponse {
   text: string;
 }
 
-/** One call to /servers/:name with basic auth. Error messages never contain the password. */
-async function serversApi(
+/** How long calls wait for an API that does not accept connections yet (a starting balancer). */
+export interface ConnectWait {
+  /** Give up once this much time has passed since the first attempt. */
+  totalMs: number;
+  /** One attempt's TCP connect timeout (a host that drops packets, e.g. still booting). */
+  connectTimeoutMs: number;
+  /** Pause after the first refused attempt; doubled after each one, up to maxDelayMs. */
+  firstDelayMs: number;
+  maxDelayMs: number;
+}
+
+// Not `export const` (see SCHEMA_MODULE). A freshly installed or replaced balancer needs seconds
+// to start listening; two minutes also covers a reboot.
+const API_WAIT: ConnectWait = {
+  totalMs: 120_000,
+  connectTimeoutMs: 10_000,
+  firstDelayMs: 500,
+  maxDelayMs: 10_000,
+};
+/** An answer must come within this time once connected. */
+const ANSWER_TIMEOUT_MS = 30_000;
+/** Failures before anything reached the API: retrying cannot apply a change twice. */
+const NOT_CONNECTED = ["ECONNREFUSED", "ECONNECTTIMEOUT", "EHOSTUNREACH", "ENETUNREACH"];
+
+export { API_WAIT };
+
+type CodedError = Error & { code?: string };
+
+/** One HTTP(S) request; `caPem`, when set, is the only CA trusted for the API's certificate. */
+function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  caPem: string | undefined,
+  connectTimeoutMs: number,
+): Promise<{ status: number; text: string }> {
+  const mod = url.protocol === "https:" ? require("node:https") : require("node:http");
+  return new Promise((resolve, reject) => {
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const done = () => {
+      for (const t of timers) clearTimeout(t);
+    };
+    const req = mod.request(
+      url,
+      // No keep-alive agent: an idle pooled socket would outlive the call.
+      { method, headers, agent: false, ...(caPem ? { ca: caPem } : {}) },
+      (res: import("node:http").IncomingMessage) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => {
+          done();
+          resolve({ status: res.statusCode ?? 0, text });
+        });
+        res.on("error", (err: Error) => {
+          done();
+          reject(err);
+        });
+      },
+    );
+    const abort = (code: string, message: string) => {
+      const err: CodedError = new Error(message);
+      err.code = code;
+      req.destroy(err);
+    };
+    req.on("socket", (socket: import("node:net").Socket) => {
+      if (!socket.connecting) return;
+      const t = setTimeout(
+        () => abort("ECONNECTTIMEOUT", `connect timeout after ${connectTimeoutMs} ms`),
+        connectTimeoutMs,
+      );
+      timers.push(t);
+      socket.once("connect", () => clearTimeout(t));
+    });
+    timers.push(
+      setTimeout(
+        () => abort("ETIMEDOUT", `no answer within ${ANSWER_TIMEOUT_MS} ms`),
+        ANSWER_TIMEOUT_MS,
+      ),
+    );
+    req.on("error", (err: Error) => {
+      done();
+      reject(err);
+    });
+    req.end(body);
+  });
+}
+
+/** Why a request failed, in words an operator can act on. */
+function failureText(err: CodedError, url: URL, caPem: string | undefined): string {
+  const code = err.code ?? "";
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `${err.message} (the API's certificate does not name ${url.hostname})`;
+  }
+  if (/CERT|SIGNATURE|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) {
+    return caPem
+      ? `${err.message} (${code}: the API's certificate is not signed by api.caPem)`
+      : `${err.message} (${code}: set api.caPem to the CA that signed the API's certificate)`;
+  }
+  return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}
+
+/**
+ * One call to /servers/:name with basic auth. A connection that is refused or times out is retried
+ * with backoff for up to `wait.totalMs`. Error messages never contain the password.
+ */
+export async function serversApi(
   api: ApiState,
   method: string,
   name: string,
   body?: unknown,
+  wait: ConnectWait = API_WAIT,
 ): Promise<ApiResponse> {
   const base = new URL(api.url);
   base.username = "";
@@ -207,20 +338,34 @@ async function serversApi(
   const headers: Record<string, string> = {
     authorization: `Basic ${Buffer.from(`${api.username}:${api.password}`).toString("base64")}`,
   };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    const e = err as Error & { cause?: Error };
-    throw new Error(`${method} ${url.href}: ${e.cause?.message ?? e.message}`);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  if (payload !== undefined) {
+    headers["content-type"] = "application/json";
+    headers["content-length"] = String(Buffer.byteLength(payload));
   }
-  const text = await res.text();
+  const started = Date.now();
+  let delay = wait.firstDelayMs;
+  let res: { status: number; text: string };
+  for (;;) {
+    try {
+      res = await send(url, method, headers, payload, api.caPem, wait.connectTimeoutMs);
+      break;
+    } catch (err) {
+      const e = err as CodedError;
+      if (!NOT_CONNECTED.includes(e.code ?? "")) {
+        throw new Error(`${method} ${url.href}: ${failureText(e, url, api.caPem)}`);
+      }
+      const waited = Date.now() - started;
+      if (waited + delay > wait.totalMs) {
+        throw new Error(
+          `${method} ${url.href}: the balancer API did not accept a connection within ${(waited / 1000).toFixed(1)} s (last attempt: ${e.message}); check that the balancer service runs and that its API port is reachable from here (security group, ssh.allowedCidr)`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, wait.maxDelayMs);
+    }
+  }
+  const text = res.text;
   let json: unknown;
   try {
     json = text === "" ? undefined : JSON.parse(text);
@@ -279,9 +424,12 @@ async function deleteServer(api: ApiState, name: string): Promise<void> {
 }
 
 function outputs(s: LbServerState, effective: ServerConfig): LbServerState {
+  const api: ApiState = { url: s.api.url, username: s.api.username, password: s.api.password };
+  if (s.api.caPem !== undefined) api.caPem = s.api.caPem;
   return {
     serverName: s.serverName,
-    api: { url: s.api.url, username: s.api.username, password: s.api.password },
+    api,
+    ...(s.balancerId !== undefined ? { balancerId: s.balancerId } : {}),
     server: s.server,
     effective,
     bind: effective.bind,
@@ -317,19 +465,27 @@ export const lbServerProvider = {
   },
 
   async diff(_id: string, olds: LbServerState, news: LbServerState) {
+    // Only what the API cannot change in place replaces: the name and the API (another balancer),
+    // and a new balancer instance (it starts empty; the server must be created on it).
     const replaces: string[] = [];
     if (olds.serverName !== news.serverName) replaces.push("serverName");
     if (olds.api?.url !== news.api?.url) replaces.push("api.url");
+    // A state without balancerId (older versions, or a plain gobetween) updates instead: PUT
+    // recreates the server if it is missing.
+    if (
+      olds.balancerId !== undefined &&
+      news.balancerId !== undefined &&
+      olds.balancerId !== news.balancerId
+    ) {
+      replaces.push("balancerId");
+    }
     let changed =
-      olds.api?.username !== news.api?.username || olds.api?.password !== news.api?.password;
+      olds.api?.username !== news.api?.username ||
+      olds.api?.password !== news.api?.password ||
+      olds.api?.caPem !== news.api?.caPem ||
+      olds.balancerId !== news.balancerId;
     if (unknownPaths(news.server).length > 0) {
-      // Preview with values not known yet: an update at least; a replace if bind/protocol moved.
-      const n = isObject(news.server) ? news.server : {};
-      const o = olds.effective ?? (olds.server as Partial<ServerConfig>);
-      if (n.bind === UNKNOWN || n.bind !== o.bind) replaces.push("server.bind");
-      if (n.protocol === UNKNOWN || (n.protocol ?? "tcp") !== (o.protocol ?? "tcp")) {
-        replaces.push("server.protocol");
-      }
+      // Preview with values not known yet: an update at least (PUT moves bind and protocol too).
       changed = true;
     } else {
       const schema = loadSchema();
@@ -338,11 +494,9 @@ export const lbServerProvider = {
       const have = olds.effective
         ? withoutUnsetDefaults(olds.effective as unknown as Record<string, unknown>, news.server)
         : normalizeServer(schema, olds.serverName, olds.server);
-      if (want.bind !== have.bind) replaces.push("server.bind");
-      if (want.protocol !== have.protocol) replaces.push("server.protocol");
       if (canonical(want) !== canonical(have)) changed = true;
     }
-    // The bind (and on the same balancer, the name) is taken until the old server is deleted.
+    // The name is taken on the balancer until the old server is deleted.
     return replaces.length > 0
       ? { changes: true, replaces, deleteBeforeReplace: true }
       : { changes: changed };

@@ -27,9 +27,9 @@ export type DeepInput<T> = unknown extends T
  * `bind` and `discovery.kind` are required; the balancer fills every default (lb/src/config).
  */
 export interface LbServerSpec extends Partial<ConnectionOptions> {
-  /** host:port to listen on, e.g. "0.0.0.0:22001". Changing it replaces the server. */
+  /** host:port to listen on, e.g. "0.0.0.0:22001". Changing it updates the server in place. */
   bind: string;
-  /** "tcp" (default) or "udp". Changing it replaces the server. */
+  /** "tcp" (default) or "udp". Changing it updates the server in place. */
   protocol?: Protocol;
   /** Default "weight". */
   balance?: BalanceStrategy;
@@ -44,12 +44,17 @@ export interface LbServerSpec extends Partial<ConnectionOptions> {
 }
 
 export interface LbServerApiArgs {
-  /** Base URL of the REST API, e.g. `http://203.0.113.10:8888`. Changing it replaces the server. */
+  /** Base URL of the REST API, e.g. `https://203.0.113.10:8888`. Changing it replaces the server. */
   url: pulumi.Input<string>;
   /** Basic-auth login. Required. */
   username: pulumi.Input<string>;
   /** Basic-auth password. Required; kept secret in state. */
   password: pulumi.Input<string>;
+  /**
+   * PEM of the CA that signed the API's certificate (Balancer.apiCaPem); the only CA trusted for
+   * an https:// url. Defaults to none: the system's CAs (and for http://, no TLS at all).
+   */
+  caPem?: pulumi.Input<string>;
 }
 
 export interface LbServerArgs {
@@ -59,19 +64,34 @@ export interface LbServerArgs {
   server: DeepInput<LbServerSpec>;
   /** Name of the server on the balancer. Defaults to the resource name. Changing it replaces. */
   serverName?: pulumi.Input<string>;
+  /**
+   * Identity of the balancer process's host, e.g. Balancer.instanceId (the EC2 instance id). A new
+   * instance starts without the servers registered on the old one, so a change REPLACES the server
+   * (re-registers it). Defaults to none (a plain gobetween you manage yourself).
+   */
+  balancerId?: pulumi.Input<string>;
 }
 
 /**
- * A balancer server managed through the REST API: POST on create, PUT on update (delete and
- * create against a plain gobetween, which has no PUT), GET on refresh (drift and deletion behind
- * Pulumi's back show up), idempotent DELETE. A change of bind, protocol, serverName or api.url
- * replaces the server, deleting the old one first because its bind is taken. Inputs are checked
- * with the balancer's own schema at preview time; each failure names its property.
+ * A balancer server managed through the REST API: POST on create, PUT on update (also for a new
+ * bind or protocol; delete and create against a plain gobetween, which has no PUT), GET on refresh
+ * (drift and deletion behind Pulumi's back show up), idempotent DELETE. A change of serverName,
+ * api.url or balancerId replaces the server, deleting the old one first (the same name is reused).
+ * Calls wait up to 2 minutes for an API that refuses connections (a balancer still starting).
+ * Inputs are checked with the balancer's own schema at preview time; each failure names its
+ * property.
  */
 export class LbServer extends pulumi.dynamic.Resource {
   declare readonly serverName: pulumi.Output<string>;
   /** Secret (holds the API password). */
-  declare readonly api: pulumi.Output<{ url: string; username: string; password: string }>;
+  declare readonly api: pulumi.Output<{
+    url: string;
+    username: string;
+    password: string;
+    caPem?: string;
+  }>;
+  /** The balancer instance the server is registered on, when given. */
+  declare readonly balancerId: pulumi.Output<string | undefined>;
   /** The server as given. */
   declare readonly server: pulumi.Output<LbServerSpec>;
   /** The server's config as the balancer reports it, every default filled in. */
@@ -100,7 +120,9 @@ export class LbServer extends pulumi.dynamic.Resource {
           url: args.api.url,
           username: args.api.username,
           password: pulumi.secret(args.api.password),
+          caPem: args.api.caPem,
         },
+        balancerId: args.balancerId,
         server: args.server,
         effective: undefined,
         bind: undefined,

@@ -10,15 +10,16 @@
 // per its documented contract (§2.1): which method runs when, `__provider` in inputs and state,
 // delete-before-replace ordering, an empty id from read dropping the resource.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as https from "node:https";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUTH, call } from "../lb/support/api";
+import { AUTH, AUTH_HEADER, call } from "../lb/support/api";
 import { type LbProcess, startLbProcess } from "../lb/support/lb-process";
-import { closedPort, nameServer, request, type TestTcpServer } from "../lb/support/net";
+import { closedPort, nameServer, request, sleep, type TestTcpServer } from "../lb/support/net";
 import { type GobetweenProxy, gobetweenProxy } from "./support/gobetween-proxy";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -65,9 +66,16 @@ function run(method: string, args: unknown[], file = providerFile): Promise<any>
 
 const withProvider = (p: Props): Props => ({ ...p, __provider: providerText });
 const api = (url = base, password = AUTH.password) => ({ url, username: AUTH.login, password });
-function inputs(name: string, port: number, extra: Props = {}, url = base): Props {
+function inputs(
+  name: string,
+  port: number,
+  extra: Props = {},
+  url = base,
+  balancerId?: string,
+): Props {
   return withProvider({
     serverName: name,
+    ...(balancerId ? { balancerId } : {}),
     api: api(url),
     server: {
       bind: `127.0.0.1:${port}`,
@@ -136,8 +144,11 @@ describe("serialized LbServer provider", () => {
   it("captures no module and no credentials: only globals, in-method require and the schema path", () => {
     expect(containsSecrets).toBe(false);
     expect(providerText).not.toContain(AUTH.password);
-    expect(providerText.match(/\brequire\(/g)).toEqual(["require("]);
-    expect(providerText).toContain("require(SCHEMA_MODULE)");
+    expect(providerText.match(/\brequire\([^)]*\)/g)?.sort()).toEqual([
+      'require("node:http")',
+      'require("node:https")',
+      "require(SCHEMA_MODULE)",
+    ]);
     expect(providerText).toContain(JSON.stringify(schemaModule));
     expect(providerText).not.toMatch(/__vite_ssr|@pulumi\/pulumi/);
   });
@@ -190,23 +201,37 @@ describe("serialized LbServer provider", () => {
     await run("delete", [id, withProvider(updated.outs)]); // already gone: still fine
   });
 
-  it("replaces on a bind change, deleting first: creating first would find the name taken", async () => {
+  it("moves a server to a new bind in place with PUT (no delete, no replace)", async () => {
     const [p1, p2] = [await closedPort(), await closedPort()];
     const { id, state } = await create(inputs("moving", p1));
     const news = inputs("moving", p2);
+    expect(await run("diff", [id, state, news])).toEqual({ changes: true });
+    const moved = await run("update", [id, state, news]);
+    expect(moved.outs.bind).toBe(`127.0.0.1:${p2}`);
+    expect((await call(base, "GET", "/servers/moving")).json).toMatchObject({
+      bind: `127.0.0.1:${p2}`,
+    });
+    expect(await served(p2)).toBe("b1\n");
+    expect(await served(p1)).toMatch(/^error: .*ECONNREFUSED/);
+    await run("delete", [id, withProvider(moved.outs)]);
+  });
+
+  it("replaces on a new balancerId, deleting first: creating first would find the name taken", async () => {
+    const port = await closedPort();
+    const { id, state } = await create(inputs("pinned-id", port, {}, base, "i-0old"));
+    const news = inputs("pinned-id", port, {}, base, "i-0new");
     expect(await run("diff", [id, state, news])).toEqual({
       changes: true,
-      replaces: ["server.bind"],
+      replaces: ["balancerId"],
       deleteBeforeReplace: true,
     });
     await expect(run("create", [news])).rejects.toThrow(
-      /creating server "moving" at .*: the name "moving" is taken on the balancer .*: name: server "moving" already exists/,
+      /creating server "pinned-id" at .*: the name "pinned-id" is taken on the balancer .*: name: server "pinned-id" already exists/,
     );
     await run("delete", [id, state]);
     const replaced = await run("create", [news]);
-    expect(replaced.outs.bind).toBe(`127.0.0.1:${p2}`);
-    expect(await served(p2)).toBe("b1\n");
-    expect(await served(p1)).toMatch(/^error: .*ECONNREFUSED/);
+    expect(replaced.outs.balancerId).toBe("i-0new");
+    expect(await served(port)).toBe("b1\n");
     await run("delete", [id, withProvider(replaced.outs)]);
   });
 
@@ -299,5 +324,150 @@ describe("serialized LbServer provider", () => {
       await run("delete", [id, withProvider(updated.outs)]);
       expect(proxy.calls).toEqual(["DELETE /servers/legacy -> 200"]);
     });
+
+    it("a new bind falls back to delete and create too", async () => {
+      const [p1, p2] = [await closedPort(), await closedPort()];
+      const { id, state } = await create(inputs("legacy-move", p1, {}, proxy.url));
+      const news = inputs("legacy-move", p2, {}, proxy.url);
+      expect(await run("diff", [id, state, news])).toEqual({ changes: true });
+      proxy.calls.length = 0;
+      const moved = await run("update", [id, state, news]);
+      expect(proxy.calls).toEqual([
+        "PUT /servers/legacy-move -> 404",
+        "DELETE /servers/legacy-move -> 200",
+        "POST /servers/legacy-move -> 200",
+        "GET /servers/legacy-move -> 200",
+      ]);
+      expect(moved.outs.bind).toBe(`127.0.0.1:${p2}`);
+      expect(await served(p2)).toBe("b1\n");
+      expect(await served(p1)).toMatch(/^error: .*ECONNREFUSED/);
+      await run("delete", [id, withProvider(moved.outs)]);
+    });
   });
+});
+
+/** An API-only balancer config on 127.0.0.1:<port>; `tls` is appended to [api]. */
+function apiConfig(file: string, port: number, tls = ""): string {
+  writeFileSync(
+    file,
+    `[api]\nenabled = true\nbind = "127.0.0.1:${port}"\n[api.basic_auth]\nlogin = "${AUTH.login}"\npassword = "${AUTH.password}"\n${tls}`,
+  );
+  return file;
+}
+
+describe("a balancer that is still starting", () => {
+  it("create waits for an API that starts listening late (refused until then)", async () => {
+    const apiPort = await closedPort();
+    const config = apiConfig(path.join(dir, "late.toml"), apiPort);
+    let late: LbProcess | undefined;
+    // The service starts 2 s after the create begins, as after a fresh install.
+    const starting = sleep(2000).then(async () => {
+      late = await startLbProcess(["-c", config]);
+    });
+    try {
+      const port = await closedPort();
+      const started = Date.now();
+      const { state } = await create(inputs("late", port, {}, `http://127.0.0.1:${apiPort}`));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      expect(state.bind).toBe(`127.0.0.1:${port}`);
+      expect(await served(port)).toBe("b1\n");
+    } finally {
+      await starting;
+      late?.kill();
+    }
+  }, 60_000);
+});
+
+describe("an API served over TLS with a certificate from a private CA (api.caPem pinned)", () => {
+  let tlsLb: LbProcess;
+  let url: string;
+  const pem = (name: string) => readFileSync(path.join(dir, name), "utf8");
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const newCa = (name: string) =>
+    openssl(
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+      ...["-days", "1", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.pem`],
+      ...["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign"],
+    );
+
+  beforeAll(async () => {
+    newCa("cluster-ca");
+    newCa("other-ca");
+    openssl(
+      ...["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+      ...["-subj", "/CN=lb-api", "-keyout", "api-key.pem", "-out", "api.csr"],
+    );
+    writeFileSync(
+      path.join(dir, "api.ext"),
+      "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    );
+    openssl(
+      ...["x509", "-req", "-in", "api.csr", "-CA", "cluster-ca.pem", "-CAkey", "cluster-ca.key"],
+      ...["-CAcreateserial", "-days", "1", "-extfile", "api.ext", "-out", "api-cert.pem"],
+    );
+    const apiPort = await closedPort();
+    const config = apiConfig(
+      path.join(dir, "tls.toml"),
+      apiPort,
+      `[api.tls]\ncert_path = "${path.join(dir, "api-cert.pem")}"\nkey_path = "${path.join(dir, "api-key.pem")}"\n`,
+    );
+    tlsLb = await startLbProcess(["-c", config]);
+    url = `https://127.0.0.1:${apiPort}`;
+  }, 60_000);
+  afterAll(() => tlsLb?.kill());
+
+  const pinned = (name: string, port: number, caPem?: string): Props => {
+    const i = inputs(name, port, {}, url);
+    return { ...i, api: { ...i.api, ...(caPem ? { caPem } : {}) } };
+  };
+
+  it("reaches the API with the cluster CA pinned: create, read, update, delete", async () => {
+    const port = await closedPort();
+    const { id, state } = await create(pinned("secure", port, pem("cluster-ca.pem")));
+    expect(state.api.caPem).toBe(pem("cluster-ca.pem"));
+    expect(await served(port)).toBe("b1\n");
+    const read = await run("read", [id, state]);
+    expect(read.props.effective.balance).toBe("roundrobin");
+    const news = pinned("secure", port, pem("cluster-ca.pem"));
+    news.server.balance = "leastconn";
+    const updated = await run("update", [id, state, news]);
+    expect(JSON.parse((await tlsCall("GET", "/servers/secure")).body).balance).toBe("leastconn");
+    await run("delete", [id, withProvider(updated.outs)]);
+    expect(await run("read", [id, state])).toEqual({ id: "", props: {} });
+  });
+
+  it("refuses the API's certificate with another CA pinned, or with the system CAs", async () => {
+    const port = await closedPort();
+    const wrong = await run("create", [pinned("wrong-ca", port, pem("other-ca.pem"))]).catch(
+      (e: Error) => e,
+    );
+    expect(wrong.message).toMatch(
+      new RegExp(
+        `^POST ${url.replace(/\./g, "\\.")}/servers/wrong-ca: .*: the API's certificate is not signed by api\\.caPem\\)$`,
+      ),
+    );
+    const system = await run("create", [pinned("no-ca", port)]).catch((e: Error) => e);
+    expect(system.message).toMatch(/set api\.caPem to the CA that signed the API's certificate\)$/);
+    // Nothing was registered either time.
+    expect(JSON.parse((await tlsCall("GET", "/servers")).body)).toEqual({});
+  });
+
+  /** A request trusting the cluster CA, from the test itself. */
+  function tlsCall(method: string, p: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        `${url}${p}`,
+        { method, ca: pem("cluster-ca.pem"), headers: { authorization: AUTH_HEADER } },
+        (res) => {
+          let body = "";
+          res.on("data", (c) => {
+            body += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+  }
 });

@@ -7,12 +7,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LbServer, type LbServerSpec } from "../../components/lb-server";
 import {
+  API_WAIT,
   type LbServerState,
   lbServerProvider,
   SCHEMA_MODULE,
+  serversApi,
   UNKNOWN,
 } from "../../components/lb-server-provider";
 import { validateServer } from "../../lb/src/config";
+import { hangingPort, refusingPort } from "../lb/support/net";
 import { installMocks, isSecretValue, type Recorded, secretOf, settled } from "./support/mocks";
 
 const API = { url: "http://127.0.0.1:8888", username: "admin", password: "s3cret-pass" };
@@ -130,6 +133,35 @@ describe("check: the balancer's schema, each failure naming its property", () =>
     ]);
   });
 
+  it("checks api.caPem (a PEM certificate, only for https://) and balancerId", async () => {
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const https = "https://203.0.113.10:8888";
+    expect(
+      (await check({ ...inputs(), api: { ...API, url: https, caPem: pem } })).failures,
+    ).toEqual([]);
+    expect((await check({ ...inputs(), api: { ...API, caPem: pem } })).failures).toEqual([
+      {
+        property: "api.caPem",
+        reason: 'a CA only applies to https:// URLs, but api.url is "http://127.0.0.1:8888"',
+      },
+    ]);
+    expect(
+      (await check({ ...inputs(), api: { ...API, url: https, caPem: "not a pem" } })).failures,
+    ).toEqual([
+      {
+        property: "api.caPem",
+        reason: 'expected a PEM certificate ("-----BEGIN CERTIFICATE-----..."), got "not a pem"',
+      },
+    ]);
+    expect((await check({ ...inputs(), balancerId: "" })).failures).toEqual([
+      {
+        property: "balancerId",
+        reason: 'expected the balancer instance\'s id (a non-empty string), got ""',
+      },
+    ]);
+    expect((await check({ ...inputs(), balancerId: UNKNOWN })).failures).toEqual([]);
+  });
+
   it("loads the schema from the bundle next to the package's balancer artifact", () => {
     expect(SCHEMA_MODULE).toMatch(/\/lb\/dist\/config\.cjs$/);
   });
@@ -161,8 +193,10 @@ describe("diff", () => {
     });
   });
 
-  it("updates in place when anything but bind and protocol changes", async () => {
+  it("updates in place (PUT) whatever changes in the server, bind and protocol included", async () => {
     for (const change of [
+      { bind: "0.0.0.0:22009" },
+      { protocol: "udp", client_idle_timeout: "30s" },
       { balance: "leastconn" },
       { healthcheck: { kind: "ping", interval: "2s" } },
       { discovery: { kind: "static", static_list: ["10.0.0.2:80"] } },
@@ -173,26 +207,48 @@ describe("diff", () => {
         JSON.stringify(change),
       ).toEqual({ changes: true });
     }
-    expect(await diff(state(), inputs({ api: { ...API, password: "rotated" } }))).toEqual({
-      changes: true,
-    });
+    for (const api of [
+      { ...API, password: "rotated" },
+      { ...API, caPem: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n" },
+    ]) {
+      expect(await diff(state(), inputs({ api })), JSON.stringify(api)).toEqual({ changes: true });
+    }
   });
 
-  it("replaces, deleting first, when bind, protocol, serverName or api.url changes", async () => {
-    const replace = (...replaces: string[]) => ({
-      changes: true,
-      replaces,
-      deleteBeforeReplace: true,
-    });
-    expect(await diff(state(), inputs({ server: server({ bind: "0.0.0.0:22009" }) }))).toEqual(
-      replace("server.bind"),
-    );
-    const udp = server({ protocol: "udp", client_idle_timeout: "30s" });
-    expect(await diff(state(), inputs({ server: udp }))).toEqual(replace("server.protocol"));
+  const replace = (...replaces: string[]) => ({
+    changes: true,
+    replaces,
+    deleteBeforeReplace: true,
+  });
+
+  it("replaces, deleting first, only what the API cannot update: serverName, api.url", async () => {
     expect(await diff(state(), inputs({ serverName: "other" }))).toEqual(replace("serverName"));
     expect(
       await diff(state(), inputs({ api: { ...API, url: "http://203.0.113.9:8888" } })),
     ).toEqual(replace("api.url"));
+  });
+
+  it("replaces on a new balancerId (a new, empty balancer instance), and not otherwise", async () => {
+    const on = (balancerId?: string) => state({ balancerId });
+    expect(await diff(on("i-0aaa"), inputs({ balancerId: "i-0bbb" }))).toEqual(
+      replace("balancerId"),
+    );
+    // Preview of a replaced instance: its id is not known yet.
+    expect(await diff(on("i-0aaa"), inputs({ balancerId: UNKNOWN }))).toEqual(
+      replace("balancerId"),
+    );
+    expect(await diff(on("i-0aaa"), inputs({ balancerId: "i-0aaa" }))).toEqual({ changes: false });
+    // Together with a server change: still one replace, the new config goes with the create.
+    expect(
+      await diff(
+        on("i-0aaa"),
+        inputs({ balancerId: "i-0bbb", server: server({ balance: "iphash" }) }),
+      ),
+    ).toEqual(replace("balancerId"));
+    // State written without one (an older provider): recorded by an update; PUT re-creates a
+    // server the balancer lost. Dropping it is an update too.
+    expect(await diff(on(undefined), inputs({ balancerId: "i-0bbb" }))).toEqual({ changes: true });
+    expect(await diff(on("i-0aaa"), inputs())).toEqual({ changes: true });
   });
 
   it("shows drift: the balancer's refreshed config differs from the inputs", async () => {
@@ -201,14 +257,14 @@ describe("diff", () => {
     expect(await diff(refreshed, inputs())).toEqual({ changes: true });
   });
 
-  it("with unknown values (preview): updates, and replaces if the bind may move", async () => {
+  it("with unknown values (preview): updates, also when the bind may move", async () => {
     const unknownEndpoint = server({
       discovery: { kind: "docker", docker_endpoint: UNKNOWN, docker_container_private_port: 80 },
     });
     expect(await diff(state(), inputs({ server: unknownEndpoint }))).toEqual({ changes: true });
     expect(
       await diff(state(), inputs({ server: server({ bind: UNKNOWN, balance: UNKNOWN }) })),
-    ).toEqual({ changes: true, replaces: ["server.bind"], deleteBeforeReplace: true });
+    ).toEqual({ changes: true });
   });
 });
 
@@ -264,6 +320,26 @@ describe("LbServer resource (Pulumi mocks)", () => {
     });
   });
 
+  it("registers the balancer's identity and the API's CA, the CA inside the secret api", async () => {
+    const caPem = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
+    new LbServer("pinned", {
+      api: { ...API, url: "https://203.0.113.7:8888", caPem: pulumi.output(caPem) },
+      balancerId: pulumi.output("i-0abc"),
+      server: spec(),
+    });
+    await settled(recorded);
+    const r = registered("pinned");
+    expect(r.inputs).toMatchObject({ balancerId: "i-0abc", api: { caPem } });
+    expect(isSecretValue(r.raw.api)).toBe(true);
+    expect(Object.keys(r.inputs).sort()).toEqual([
+      "__provider",
+      "api",
+      "balancerId",
+      "server",
+      "serverName",
+    ]);
+  });
+
   it("rejects missing arguments, naming them", () => {
     expect(
       () => new LbServer("x", { api: { ...API, password: undefined as never }, server: spec() }),
@@ -272,5 +348,50 @@ describe("LbServer resource (Pulumi mocks)", () => {
       "LbServer y: server: required",
     );
     expect(() => new LbServer("z", undefined as never)).toThrow("LbServer z: args: expected");
+  });
+});
+
+describe("waiting for an API that does not accept connections (bounded)", () => {
+  const wait = { totalMs: 1500, connectTimeoutMs: 300, firstDelayMs: 100, maxDelayMs: 400 };
+
+  it("defaults to two minutes in all, ten seconds per connect", () => {
+    expect(API_WAIT).toMatchObject({ totalMs: 120_000, connectTimeoutMs: 10_000 });
+  });
+
+  it("retries a refused connection with backoff, then says what it waited for and how long", async () => {
+    const refusing = await refusingPort();
+    try {
+      const api = { ...API, url: `http://127.0.0.1:${refusing.port}` };
+      const started = Date.now();
+      const err = await serversApi(api, "POST", "r1nginx", {}, wait).catch((e: Error) => e);
+      const ms = Date.now() - started;
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^POST http://127\\.0\\.0\\.1:${refusing.port}/servers/r1nginx: the balancer API did not accept a connection within 1\\.\\d s \\(last attempt: connect ECONNREFUSED 127\\.0\\.0\\.1:${refusing.port}\\); check that the balancer service runs and that its API port is reachable from here`,
+        ),
+      );
+      // Backoff 100, 200, 400, 400 ms: within the budget, and it did wait.
+      expect(ms).toBeGreaterThanOrEqual(1000);
+      expect(ms).toBeLessThan(3000);
+      expect((err as Error).message).not.toContain(API.password);
+    } finally {
+      refusing.close();
+    }
+  });
+
+  it("treats a connect that hangs (packets dropped) like a refusal: timed out, retried, bounded", async () => {
+    const hanging = await hangingPort();
+    try {
+      const api = { ...API, url: `http://127.0.0.1:${hanging.port}` };
+      const started = Date.now();
+      const err = await serversApi(api, "GET", "r1nginx", undefined, wait).catch((e: Error) => e);
+      expect((err as Error).message).toMatch(
+        /the balancer API did not accept a connection within \d\.\d s \(last attempt: connect timeout after 300 ms\)/,
+      );
+      expect(Date.now() - started).toBeLessThan(4000);
+    } finally {
+      hanging.close();
+    }
   });
 });
