@@ -65,6 +65,16 @@ export function planFlows(spec: ClusterSpec): Flow[] {
     ports: single(spec.balancer.apiPort),
     why: "geoswarm-lb REST API: LbServer resources, operators",
   });
+  for (const cidr of spec.balancer.apiAllowedCidrs) {
+    add({
+      id: "operator-lb-api",
+      from: { clients: "the REST API", cidr },
+      to: "balancer",
+      protocol: "tcp",
+      ports: single(spec.balancer.apiPort),
+      why: "geoswarm-lb REST API (TLS) from balancer.apiAllowedCidrs: pulumi outside allowedCidr",
+    });
+  }
   add({
     id: "operator-consul-ui",
     from: operator,

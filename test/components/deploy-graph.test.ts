@@ -204,12 +204,39 @@ describe("engine edges: create and destroy order, protection", () => {
     }
   });
 
-  it("runs every remote command on the balancer after the operator's SSH rule exists, and before it is revoked", () => {
-    const onBalancer = [...g.byType(REMOTE_COMMAND), ...g.byType(COPY)].filter((c) =>
-      c.name.startsWith("lb-"),
-    );
-    expect(onBalancer.length).toBeGreaterThanOrEqual(4);
-    for (const c of onBalancer) expect(dependsOn(c, sshRule()), c.name).toBe(true);
+  it("runs every remote command after the SSH rule of its machine exists (and so before it is revoked)", () => {
+    const machines = g.machines();
+    const byIp = new Map([...machines].map(([name, m]) => [m.ip, { name, ...m }]));
+    const reaches = (from: Recorded, target: string): boolean => {
+      const seen = new Set<string>();
+      const stack = [...(from.options?.dependencies ?? [])];
+      while (stack.length > 0) {
+        const urn = stack.pop() as string;
+        if (urn === target) return true;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        stack.push(...(g.byUrn(urn)?.options?.dependencies ?? []));
+      }
+      return false;
+    };
+    const commands = [...g.byType(REMOTE_COMMAND), ...g.byType(COPY)];
+    const onMachines = new Set<string>();
+    for (const c of commands) {
+      const m = byIp.get(c.inputs.connection.host);
+      expect(m, `${c.name} connects to ${c.inputs.connection.host}`).toBeDefined();
+      const rule = g
+        .byType(INGRESS)
+        .find(
+          (r) =>
+            r.inputs.fromPort === 22 &&
+            r.inputs.cidrIpv4 === "100.64.10.0/24" &&
+            r.inputs.securityGroupId === m?.sg,
+        ) as Recorded;
+      expect(reaches(c, rule.urn as string), `${c.name} on ${m?.name}`).toBe(true);
+      onMachines.add(m?.name as string);
+    }
+    // Every machine gets at least its boot check over SSH.
+    expect(onMachines.size).toBe(machines.size);
   });
 
   it("protects every Elastic IP by default (geoswarm:elasticIps = protect)", () => {
@@ -237,6 +264,31 @@ describe("engine edges: create and destroy order, protection", () => {
         ]);
       }
     }
+  });
+});
+
+describe("pulumi outside allowedCidr: a bastion for SSH, the API opened to the runner", () => {
+  it("sends every remote command through ssh.bastion and admits balancer.apiAllowedCidrs to the API only", async () => {
+    const run = await runProgram((c) => {
+      testSsh(c);
+      c.ssh.bastion = { host: "100.64.10.5", user: "jump" };
+      c.balancer = { ...c.balancer, apiAllowedCidrs: ["100.72.0.0/16"] };
+    });
+    const g = new Graph(run.recorded);
+    const commands = [...g.byType(REMOTE_COMMAND), ...g.byType(COPY)];
+    expect(commands.length).toBeGreaterThan(10);
+    for (const c of commands) {
+      expect(c.inputs.connection.proxy, c.name).toMatchObject({
+        host: "100.64.10.5",
+        port: 22,
+        user: "jump",
+      });
+      expect(c.inputs.connection.proxy.privateKey, c.name).toBe(c.inputs.connection.privateKey);
+    }
+    const lb = "balancer";
+    expect(g.admits(lb, "100.72.3.4", "tcp", 8888)).toBe(true);
+    expect(g.admits(lb, "100.72.3.4", "tcp", 22)).toBe(false);
+    expect(g.admits(lb, "100.72.3.4", "tcp", 8500)).toBe(false);
   });
 });
 
