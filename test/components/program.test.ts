@@ -276,7 +276,7 @@ describe("user data", () => {
     );
     expect(ud).toContain('"region=region-2"');
     expect(ud).toContain('"cpu=standard"');
-    expect(ud).toContain("r2-host-1-tls-key");
+    expect(ud).not.toContain("r2-host-1-tls-key");
   });
 
   it("puts the host's EIP into its certificate's SANs", () => {

@@ -109,6 +109,9 @@ export function fakeIp(name: string): string {
   return ip;
 }
 
+/** Set above 0 to give every issued certificate other PEM text, as a renewal does. */
+export const certGeneration = { value: 0 };
+
 export const GOSSIP_KEY = Buffer.alloc(32, 7).toString("base64");
 export const SWARM_TOKEN = "SWMTKN-1-fake-worker-token";
 
@@ -130,7 +133,9 @@ function outputsFor(
       return { certRequestPem: `CSR ${name}` };
     case "tls:index/selfSignedCert:SelfSignedCert":
     case "tls:index/locallySignedCert:LocallySignedCert":
-      return { certPem: `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n` };
+      return {
+        certPem: `-----BEGIN CERTIFICATE-----\n${name}${certGeneration.value ? ` renewed ${certGeneration.value}` : ""}\n-----END CERTIFICATE-----\n`,
+      };
     case "random:index/randomBytes:RandomBytes":
       return { base64: GOSSIP_KEY, hex: "07".repeat(32) };
     case "random:index/randomPassword:RandomPassword":
