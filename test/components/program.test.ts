@@ -317,6 +317,9 @@ describe("balancer deployment", () => {
     const copies = byType("command:remote:CopyToRemote");
     expect(copies.map((c) => c.inputs.remotePath).sort()).toEqual(
       [
+        "api-ca.pem",
+        "api-cert.pem",
+        "api-key.pem",
         "config.toml",
         "docker-ca.pem",
         "docker-cert.pem",
@@ -348,10 +351,14 @@ describe("balancer deployment", () => {
     expect(install.inputs.triggers[4]).toBe(
       sha256("-----BEGIN CERTIFICATE-----\nlb-docker-client-tls-cert\n-----END CERTIFICATE-----\n"),
     );
-    expect(install.inputs.triggers).toHaveLength(5);
+    // Renewing the API's server certificate too (the balancer reads it at start).
+    expect(install.inputs.triggers[5]).toBe(
+      sha256("-----BEGIN CERTIFICATE-----\nlb-api-tls-cert\n-----END CERTIFICATE-----\n"),
+    );
+    expect(install.inputs.triggers).toHaveLength(6);
     expect(install.inputs.create).toContain("systemctl restart 'geoswarm-lb.service'");
     expect(install.inputs.create).toContain(
-      `install -m 0640 -g 'geoswarm-lb' "$staging/docker-key.pem" '/etc/geoswarm-lb/docker/key.pem'`,
+      "put docker-key.pem '/etc/geoswarm-lb/docker/key.pem' -m 0640 -g 'geoswarm-lb'",
     );
     expect(install.inputs.connection).toMatchObject({
       host: ipOf("balancer"),
@@ -374,7 +381,7 @@ describe("balancer deployment", () => {
 describe("stack outputs", () => {
   it("exports the balancer API, Consul UI, DOCKER_HOST, host EIPs per region and entry points", async () => {
     const lb = ipOf("balancer");
-    expect(await resolved(program.balancerApiUrl)).toBe(`http://${lb}:8888`);
+    expect(await resolved(program.balancerApiUrl)).toBe(`https://${lb}:8888`);
     expect(await resolved(program.consulUiUrl)).toBe(`http://${lb}:8500/ui/`);
     expect(await resolved(program.dockerHost)).toBe(`tcp://${ipOf("swarm-manager")}:2377`);
     const hostIps = await resolved(pulumi.output(program.hostIps));
