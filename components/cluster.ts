@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAddresses } from "./addresses";
 import { Balancer } from "./balancer";
-import type { ClusterSpec } from "./config";
+import { type ClusterSpec, regionChecks } from "./config";
 import { ConsulCluster } from "./consul";
 import { DockerHost } from "./docker-host";
 import { buildEntryPoints } from "./entry-points";
@@ -90,6 +90,8 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
         roles,
         rules,
         machineIps: addresses.publicIps,
+        // Instance types (architecture, zone offerings) and the Elastic IP quota, by config key.
+        ...regionChecks(spec)[r.name],
       },
       child,
     );

@@ -2,6 +2,8 @@
 // Every error names the full key, e.g. `geoswarm:regions[1].hosts[0].instanceType: ...`.
 import { z } from "zod";
 import { MAX_WORKERS } from "../lb/src/config/workers";
+import { documentationRange, publicKeyProblem } from "./config-traps";
+import { DEFAULT_EIP_QUOTA, type InstanceTypeUse, staticArchitectureProblems } from "./placement";
 import {
   BALANCER_NAME,
   consulServerName,
@@ -35,6 +37,19 @@ const instanceType = z
   .string()
   .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "must be an EC2 instance type such as t3.medium");
 const cidr = z.string().refine(isIpv4Cidr, "must be an IPv4 CIDR such as 10.10.0.0/16");
+
+// A CIDR that admits nobody costs a 20-minute SSH timeout at the first remote command.
+const clientCidr = (what: string) =>
+  cidr.superRefine((value, ctx) => {
+    const range = documentationRange(value);
+    if (range) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${value} is in the documentation range ${range}, a placeholder no client has; put ${what}`,
+      });
+    }
+  });
+
 const duration = z.string().regex(GO_DURATION, 'must be a Go duration such as "2s" or "1m30s"');
 const port = z.number().int().min(1).max(65535);
 // Docker label keys: reverse-DNS style; `region` is set by geoswarm itself.
@@ -52,8 +67,11 @@ const region = z.strictObject({
   name,
   awsRegion,
   cidr,
-  /** Elastic IPs this AWS account may allocate in the region (AWS default quota: 5). */
-  eipQuota: z.number().int().min(1).default(5),
+  /**
+   * Elastic IP quota assumed only when Service Quotas (ec2 L-0263D0A3) cannot be read at deploy
+   * time; the quota read from AWS wins. Default: AWS's default quota, 5.
+   */
+  eipQuota: z.number().int().min(1).default(DEFAULT_EIP_QUOTA),
   hosts: z.array(host).min(1, "needs at least one Docker host"),
 });
 
@@ -100,30 +118,30 @@ const balancer = z.strictObject({
     .optional(),
 });
 
+// A key nobody holds the private half of (a placeholder) costs a 20-minute SSH timeout.
+const publicKeyLine = z
+  .string()
+  .regex(
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/,
+    "must be an OpenSSH public key line",
+  )
+  .superRefine((line, ctx) => {
+    const problem = publicKeyProblem(line);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
 const ssh = z.strictObject({
-  publicKey: z
-    .string()
-    .regex(
-      /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/,
-      "must be an OpenSSH public key line",
-    ),
+  publicKey: publicKeyLine,
   /** Operator network: SSH, the LB API, the Consul UI and DOCKER_HOST are reachable only from here. */
-  allowedCidr: cidr,
+  allowedCidr: clientCidr(
+    "the public network pulumi runs from, e.g. your address as a.b.c.d/32 (curl https://checkip.amazonaws.com)",
+  ),
   user: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]*$/, "must be a Unix user name")
     .default("ubuntu"),
   /** Keys authorized on every machine besides publicKey: one being rotated in or out (docs/deploy.md). */
-  extraPublicKeys: z
-    .array(
-      z
-        .string()
-        .regex(
-          /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/,
-          "must be an OpenSSH public key line",
-        ),
-    )
-    .default([]),
+  extraPublicKeys: z.array(publicKeyLine).default([]),
 });
 
 const BALANCE = [
@@ -156,7 +174,9 @@ const entryPoint = z.strictObject({
     fails: 1,
     passes: 1,
   }),
-  allowedCidr: cidr.default("0.0.0.0/0"),
+  allowedCidr: clientCidr("the clients' public network, or 0.0.0.0/0 for everyone").default(
+    "0.0.0.0/0",
+  ),
 });
 
 const stackSchema = z.strictObject({
@@ -228,14 +248,10 @@ function crossChecks(spec: ClusterSpec): string[] {
       `${keyPath(["regions", b, "cidr"])}: ${spec.regions[b].cidr} overlaps regions[${a}].cidr ${spec.regions[a].cidr}`,
     );
   }
-  spec.regions.forEach((r, i) => {
-    const needed = r.hosts.length + (r.name === spec.coreRegion ? spec.consul.servers + 2 : 0);
-    if (needed > r.eipQuota) {
-      problems.push(
-        `${keyPath(["regions", i, "eipQuota"])}: region "${r.name}" needs ${needed} Elastic IPs but the quota is ${r.eipQuota}; request a quota increase from AWS and raise eipQuota`,
-      );
-    }
-  });
+  // The Elastic IP quota is checked at deploy time against the one AWS reports (RegionNetwork).
+  for (const uses of Object.values(instanceTypeUses(spec))) {
+    problems.push(...staticArchitectureProblems(uses));
+  }
   const reserved = new Set<number>([...RESERVED_BALANCER_PORTS, spec.balancer.apiPort]);
   spec.entryPoints.forEach((e, i) => {
     dup("entry point name", e.name, keyPath(["entryPoints", i, "name"]));
@@ -261,6 +277,62 @@ function crossChecks(spec: ClusterSpec): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * The instance types each region (by name) runs, each with the key that chose it: the core
+ * region's Consul servers, balancer and manager, and every region's hosts.
+ */
+export function instanceTypeUses(spec: ClusterSpec): Record<string, InstanceTypeUse[]> {
+  const use = (instanceType: string, path: (string | number)[]) => ({
+    instanceType,
+    usedBy: keyPath(path),
+  });
+  return Object.fromEntries(
+    spec.regions.map((r, i) => [
+      r.name,
+      [
+        ...(r.name === spec.coreRegion
+          ? [
+              use(spec.consul.instanceType, ["consul", "instanceType"]),
+              use(spec.balancer.instanceType, ["balancer", "instanceType"]),
+              use(spec.swarm.managerInstanceType, ["swarm", "managerInstanceType"]),
+            ]
+          : []),
+        ...r.hosts.map((h, j) => use(h.instanceType, ["regions", i, "hosts", j, "instanceType"])),
+      ],
+    ]),
+  );
+}
+
+/**
+ * What RegionNetwork checks per region (by name) before any instance exists: the instance
+ * types (architecture, offered in the subnet's zone) and the Elastic IPs against the quota
+ * read from Service Quotas, with `eipQuota` as the fallback.
+ */
+export function regionChecks(spec: ClusterSpec): Record<
+  string,
+  {
+    instanceTypes: InstanceTypeUse[];
+    eipQuotaCheck: { needed: number; fallbackQuota: number; fallbackSource: string };
+  }
+> {
+  const uses = instanceTypeUses(spec);
+  return Object.fromEntries(
+    spec.regions.map((r, i) => [
+      r.name,
+      {
+        instanceTypes: uses[r.name],
+        eipQuotaCheck: {
+          // One address per machine: the region's hosts, and in the core region the Consul
+          // servers, the balancer and the manager (planMachines).
+          needed: r.hosts.length + (r.name === spec.coreRegion ? spec.consul.servers + 2 : 0),
+          fallbackQuota: r.eipQuota,
+          fallbackSource: keyPath(["regions", i, "eipQuota"]),
+        },
+      },
+    ]),
+  );
 }
 
 /**

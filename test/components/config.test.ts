@@ -1,8 +1,14 @@
 // Pure tests of the stack-config schema (components/config.ts) against Pulumi.prod.yaml and
 // broken variants of it. No Pulumi engine involved.
 import { describe, expect, it } from "vitest";
-import { parseClusterSpec, readClusterSpec, StackConfigError } from "../../components/config";
-import { prodConfig } from "./support/stack";
+import {
+  instanceTypeUses,
+  parseClusterSpec,
+  readClusterSpec,
+  regionChecks,
+  StackConfigError,
+} from "../../components/config";
+import { prodConfig, readStackFile, TEST_SSH_PUBLIC_KEY } from "./support/stack";
 
 function problems(raw: Record<string, unknown>): string[] {
   try {
@@ -148,9 +154,59 @@ describe("stack config", () => {
       "geoswarm:ssh.allowedCidr: must be an IPv4 CIDR",
     ],
     [
-      "EIP quota",
-      (c) => (c.regions[0].eipQuota = 5),
-      'geoswarm:regions[0].eipQuota: region "region-1" needs 7 Elastic IPs but the quota is 5',
+      "ssh.allowedCidr in a documentation range",
+      (c) => (c.ssh.allowedCidr = "203.0.113.7/32"),
+      "geoswarm:ssh.allowedCidr: 203.0.113.7/32 is in the documentation range 203.0.113.0/24, a placeholder no client has; put the public network pulumi runs from",
+    ],
+    [
+      "entry point allowedCidr in a documentation range",
+      (c) => (c.entryPoints[1].allowedCidr = "192.0.2.128/25"),
+      "geoswarm:entryPoints[1].allowedCidr: 192.0.2.128/25 is in the documentation range 192.0.2.0/24",
+    ],
+    [
+      "a public key whose comment marks it as an example",
+      (c) => (c.ssh.publicKey = TEST_SSH_PUBLIC_KEY.replace("geoswarm-test", "you@example.com")),
+      'geoswarm:ssh.publicKey: its comment "you@example.com" marks it as an example; put your own key there',
+    ],
+    [
+      "a public key body that is a placeholder",
+      (c) => (c.ssh.publicKey = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${"X".repeat(43)} me`),
+      "geoswarm:ssh.publicKey: its body marks it as an example",
+    ],
+    [
+      "a truncated public key",
+      (c) => (c.ssh.publicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKmjyrLn me"),
+      "geoswarm:ssh.publicKey: the key body does not encode a ssh-ed25519 key (truncated or mistyped)",
+    ],
+    [
+      "an RSA label on an ed25519 key",
+      (c) => (c.ssh.publicKey = TEST_SSH_PUBLIC_KEY.replace("ssh-ed25519", "ssh-rsa")),
+      "geoswarm:ssh.publicKey: the key body does not encode a ssh-rsa key",
+    ],
+    [
+      "the placeholder key as an extra key",
+      (c) => (c.ssh.extraPublicKeys = [(readStackFile().ssh as { publicKey: string }).publicKey]),
+      "geoswarm:ssh.extraPublicKeys[0]: is the placeholder key shipped in Pulumi.prod.yaml",
+    ],
+    [
+      "a Graviton Consul server",
+      (c) => (c.consul.instanceType = "t4g.small"),
+      "geoswarm:consul.instanceType: t4g.small is an arm64 (Graviton) type, but geoswarm machines run Ubuntu 24.04 amd64 and Node.js linux-x64; choose an x86_64 type",
+    ],
+    [
+      "a Graviton balancer",
+      (c) => (c.balancer.instanceType = "c7gn.large"),
+      "geoswarm:balancer.instanceType: c7gn.large is an arm64 (Graviton) type",
+    ],
+    [
+      "a Graviton manager",
+      (c) => (c.swarm.managerInstanceType = "a1.large"),
+      "geoswarm:swarm.managerInstanceType: a1.large is an arm64 (Graviton) type",
+    ],
+    [
+      "a Graviton host",
+      (c) => (c.regions[1].hosts[1].instanceType = "m7g.large"),
+      "geoswarm:regions[1].hosts[1].instanceType: m7g.large is an arm64 (Graviton) type",
     ],
     [
       "entry point region",
@@ -194,6 +250,65 @@ describe("stack config", () => {
     raw.regions[0].cidr = "nope";
     raw.consul.servers = 2;
     expect(problems(raw)).toHaveLength(2);
+  });
+
+  it("refuses Pulumi.prod.yaml as shipped: its key and CIDR are placeholders, with what to put there", () => {
+    expect(problems(structuredClone(readStackFile()))).toEqual([
+      "geoswarm:ssh.publicKey: is the placeholder key shipped in Pulumi.prod.yaml; put your own key there: the contents of ~/.ssh/geoswarm.pub (ssh-keygen -t ed25519 -f ~/.ssh/geoswarm), see docs/deploy.md",
+      "geoswarm:ssh.allowedCidr: 198.51.100.0/24 is in the documentation range 198.51.100.0/24, a placeholder no client has; put the public network pulumi runs from, e.g. your address as a.b.c.d/32 (curl https://checkip.amazonaws.com)",
+    ]);
+  });
+
+  it("takes CIDRs that only contain a documentation range, and real keys", () => {
+    const raw = prodConfig();
+    raw.entryPoints[0].allowedCidr = "198.51.0.0/16";
+    raw.entryPoints[1].allowedCidr = "0.0.0.0/0";
+    raw.ssh.allowedCidr = "192.0.3.0/24";
+    const spec = parseClusterSpec(raw);
+    expect(spec.entryPoints.map((e) => e.allowedCidr)).toEqual(["198.51.0.0/16", "0.0.0.0/0"]);
+    expect(spec.ssh.publicKey).toBe(TEST_SSH_PUBLIC_KEY);
+  });
+
+  it("leaves the Elastic IP quota to deploy time, with eipQuota as the fallback", () => {
+    const raw = prodConfig();
+    raw.regions[0].eipQuota = 5;
+    const spec = parseClusterSpec(raw);
+    expect(regionChecks(spec)).toMatchObject({
+      "region-1": {
+        eipQuotaCheck: {
+          needed: 7,
+          fallbackQuota: 5,
+          fallbackSource: "geoswarm:regions[0].eipQuota",
+        },
+      },
+      "region-2": {
+        eipQuotaCheck: {
+          needed: 2,
+          fallbackQuota: 5,
+          fallbackSource: "geoswarm:regions[1].eipQuota",
+        },
+      },
+      "region-3": { eipQuotaCheck: { needed: 1 } },
+    });
+  });
+
+  it("names the key of every instance type a region runs", () => {
+    expect(instanceTypeUses(parseClusterSpec(prodConfig()))).toEqual({
+      "region-1": [
+        { instanceType: "t3.small", usedBy: "geoswarm:consul.instanceType" },
+        { instanceType: "t3.small", usedBy: "geoswarm:balancer.instanceType" },
+        { instanceType: "t3.small", usedBy: "geoswarm:swarm.managerInstanceType" },
+        { instanceType: "t3.medium", usedBy: "geoswarm:regions[0].hosts[0].instanceType" },
+        { instanceType: "t3.medium", usedBy: "geoswarm:regions[0].hosts[1].instanceType" },
+      ],
+      "region-2": [
+        { instanceType: "t3.medium", usedBy: "geoswarm:regions[1].hosts[0].instanceType" },
+        { instanceType: "c6i.large", usedBy: "geoswarm:regions[1].hosts[1].instanceType" },
+      ],
+      "region-3": [
+        { instanceType: "t3.medium", usedBy: "geoswarm:regions[2].hosts[0].instanceType" },
+      ],
+    });
   });
 
   it("refuses a swarm-mode layout that exceeds the security-group rule limit", () => {

@@ -16,7 +16,7 @@ import {
   secretOf,
   settled,
 } from "./support/mocks";
-import { ROOT, readStackFile } from "./support/stack";
+import { ROOT, TEST_OPERATOR_CIDR, testStackConfig } from "./support/stack";
 
 let recorded: Recorded[];
 let program: Record<string, any>;
@@ -31,7 +31,7 @@ const ipOf = (machine: string): string => one("aws:ec2/eip:Eip", `geoswarm-${mac
 beforeAll(async () => {
   recorded = await installMocks();
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(readStackFile())) {
+  for (const [k, v] of Object.entries(testStackConfig())) {
     config[`geoswarm:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
   }
   config["geoswarm:sshPrivateKey"] =
@@ -182,7 +182,7 @@ describe("security groups", () => {
       const clusterPort = CLUSTER_PORTS.some((p) => r.inputs.fromPort <= p && p <= r.inputs.toPort);
       if (!clusterPort) continue;
       expect(
-        ips.has(r.inputs.cidrIpv4) || r.inputs.cidrIpv4 === "198.51.100.0/24",
+        ips.has(r.inputs.cidrIpv4) || r.inputs.cidrIpv4 === TEST_OPERATOR_CIDR,
         `${r.name} ${r.inputs.cidrIpv4}`,
       ).toBe(true);
     }
@@ -207,12 +207,12 @@ describe("security groups", () => {
       .map((r) => r.inputs.cidrIpv4)
       .sort();
     const expected = ["swarm-manager", ...Object.values(HOSTS).flat()].map((m) => `${ipOf(m)}/32`);
-    expect(lb8500).toEqual([...expected, "198.51.100.0/24"].sort());
+    expect(lb8500).toEqual([...expected, TEST_OPERATOR_CIDR].sort());
   });
 
   it("keeps SSH and the LB API to the operator CIDR and opens entry points", () => {
     for (const r of rules().filter((r) => r.inputs.fromPort === 22 || r.inputs.fromPort === 8888)) {
-      expect(r.inputs.cidrIpv4).toBe("198.51.100.0/24");
+      expect(r.inputs.cidrIpv4).toBe(TEST_OPERATOR_CIDR);
     }
     const ep = rules().filter((r) => r.inputs.fromPort === 22001);
     expect(ep.map((r) => [r.inputs.cidrIpv4, r.inputs.region])).toEqual([
@@ -239,9 +239,13 @@ describe("security groups", () => {
 });
 
 describe("secrets", () => {
-  it("marks every instance's user data secret (TLS keys, gossip key)", () => {
-    for (const vm of byType("aws:ec2/instance:Instance"))
-      expect(isSecretValue(vm.raw.userData), vm.name).toBe(true);
+  it("marks user data with the gossip key secret; engines' user data holds no key at all", () => {
+    for (const vm of byType("aws:ec2/instance:Instance")) {
+      const role = vm.inputs.tags["geoswarm:role"];
+      if (role === "consul" || role === "balancer")
+        expect(isSecretValue(vm.raw.userData), vm.name).toBe(true);
+      else expect(vm.inputs.userData, vm.name).not.toMatch(/PRIVATE KEY|SWMTKN/);
+    }
   });
 
   it("keeps the API password, client TLS material and the SSH key secret", async () => {
@@ -372,7 +376,7 @@ describe("balancer deployment", () => {
       .text;
     for (const m of ["consul-1", "swarm-manager", "r3-host-1"])
       expect(config).toContain(`"allow ${ipOf(m)}/32"`);
-    expect(config).toContain('"allow 198.51.100.0/24"');
+    expect(config).toContain(`"allow ${TEST_OPERATOR_CIDR}"`);
     expect(config).not.toContain(`allow ${ipOf("balancer")}/32`);
     expect(config).toContain('password = "pw-lb-api-password-0123456789abcdef"');
   });

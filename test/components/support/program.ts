@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { installMocks, type Recorded, resolved, settled } from "./mocks";
-import { readStackFile } from "./stack";
+import { testStackConfig } from "./stack";
 
 export const FAKE_SSH_PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----";
@@ -17,13 +17,14 @@ export interface ProgramRun {
 }
 
 /**
- * Runs index.ts with `config` (geoswarm keys without the namespace; default: Pulumi.prod.yaml's)
+ * Runs index.ts with `config` (geoswarm keys without the namespace; default: Pulumi.prod.yaml's
+ * with its placeholders replaced, testStackConfig)
  * after `mutate` changed a deep copy of it. Resolves once no resource has been registered for a
  * while after the main outputs resolved.
  */
 export async function runProgram(
   mutate: (config: Record<string, any>) => void = () => {},
-  base: Record<string, unknown> = readStackFile(),
+  base: Record<string, unknown> = testStackConfig(),
 ): Promise<ProgramRun> {
   const recorded = await installMocks();
   const raw = structuredClone(base) as Record<string, any>;

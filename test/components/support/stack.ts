@@ -24,5 +24,22 @@ export function readStackFile(file = path.join(ROOT, "Pulumi.prod.yaml")): Recor
   return raw;
 }
 
-/** A deep copy of the prod stack's values, to break one key at a time. */
-export const prodConfig = (): Record<string, any> => structuredClone(readStackFile());
+/** A real ed25519 public key (its private half was discarded), for stacks built under test. */
+export const TEST_SSH_PUBLIC_KEY =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKmjyrLnhipsnBdBz3QE+aRio5B+71E755noO0asOK0L geoswarm-test";
+/** An operator network outside the documentation ranges (shared address space, RFC 6598). */
+export const TEST_OPERATOR_CIDR = "100.64.10.0/24";
+
+/**
+ * A deep copy of Pulumi.prod.yaml's values with its placeholders replaced the way an operator
+ * must before `pulumi up` (ssh.publicKey, ssh.allowedCidr), so that parseClusterSpec accepts it.
+ * readStackFile() gives the file as shipped.
+ */
+export function testStackConfig(): Record<string, any> {
+  const raw = structuredClone(readStackFile()) as Record<string, any>;
+  raw.ssh = { ...raw.ssh, publicKey: TEST_SSH_PUBLIC_KEY, allowedCidr: TEST_OPERATOR_CIDR };
+  return raw;
+}
+
+/** The prod stack ready to deploy (testStackConfig), to break one key at a time. */
+export const prodConfig = (): Record<string, any> => testStackConfig();
