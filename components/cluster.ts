@@ -75,7 +75,11 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
   const machines = planMachines(spec);
   const rules = planFirewall(spec);
   const child = { parent };
-  const addresses = new ClusterAddresses("geoswarm", { machines }, child);
+  const addresses = new ClusterAddresses(
+    "geoswarm",
+    { machines, onDelete: spec.elasticIps },
+    child,
+  );
   const core = spec.coreRegion;
 
   const networks: Record<string, RegionNetwork> = {};
@@ -101,6 +105,7 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
     user: spec.ssh.user,
     privateKey: pulumi.secret(opts.sshPrivateKey),
     authorizedKeys: [spec.ssh.publicKey, ...spec.ssh.extraPublicKeys],
+    proxy: spec.ssh.bastion,
   };
   const ca = new DockerCa("docker-ca", {}, child);
 
@@ -139,6 +144,8 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
       artifactPath: opts.artifactPath,
       lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),
       dockerCa: ca,
+      // Every remote command needs SSH from the operator: created before, revoked after them.
+      firewall: coreNet.flowRules("operator-ssh", "balancer"),
     },
     child,
   );
@@ -182,7 +189,12 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
 
   // The regional entry points: LbServer resources on the balancer, docker discovery against
   // the manager. Their addresses resolve once the server is registered.
-  const lbServers = buildEntryPoints(spec.entryPoints, balancer, manager);
+  const lbServers = buildEntryPoints(
+    spec.entryPoints,
+    balancer,
+    manager,
+    coreNet.flowRules("operator-lb-api", "balancer"),
+  );
   const entryPoints = Object.fromEntries(
     spec.entryPoints.map((e) => [
       e.name,

@@ -26,7 +26,11 @@ export const CONFIG_KEYS = [
   "balancer",
   "ssh",
   "entryPoints",
+  "elasticIps",
 ] as const;
+
+/** Keys whose value is a plain string (Pulumi stores strings unquoted: getObject would fail). */
+const STRING_KEYS: readonly string[] = ["coreRegion", "elasticIps"];
 
 const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const name = z.string().regex(NAME, "must be lowercase letters, digits and '-', 2–32 characters");
@@ -105,6 +109,11 @@ const balancer = z.strictObject({
     .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1–64 of A-Z a-z 0-9 . _ -")
     .default("geoswarm"),
   apiPort: port.default(8888),
+  /**
+   * Who else may reach the REST API (TLS, basic auth) besides ssh.allowedCidr: e.g. a CI
+   * runner's network when pulumi runs outside allowedCidr through ssh.bastion. Default: none.
+   */
+  apiAllowedCidrs: z.array(clientCidr("the network of the machine that runs pulumi")).default([]),
   nodeVersion: z
     .string()
     .regex(/^\d+\.\d+\.\d+$/, 'must be a Node.js version such as "22.12.0"')
@@ -142,6 +151,21 @@ const ssh = z.strictObject({
     .default("ubuntu"),
   /** Keys authorized on every machine besides publicKey: one being rotated in or out (docs/deploy.md). */
   extraPublicKeys: z.array(publicKeyLine).default([]),
+  /**
+   * SSH bastion (jump host) for every remote command, for a machine running `pulumi up` outside
+   * allowedCidr (a GitHub-hosted runner): the bastion's address must be inside allowedCidr.
+   * It authenticates with sshPrivateKey. Default: none, connect directly.
+   */
+  bastion: z
+    .strictObject({
+      host: z.string().regex(/^[A-Za-z0-9.-]+$/, "must be a host name or IPv4 address"),
+      user: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]*$/, "must be a Unix user name")
+        .optional(),
+      port: port.default(22),
+    })
+    .optional(),
 });
 
 const BALANCE = [
@@ -187,6 +211,13 @@ const stackSchema = z.strictObject({
   balancer: balancer.default(balancer.parse({})),
   ssh,
   entryPoints: z.array(entryPoint).default([]),
+  /**
+   * What `pulumi destroy` (or removing a machine) does to Elastic IPs, the cluster's identity
+   * (clients, DNS records and firewalls elsewhere name them): "protect" refuses to delete them
+   * until the key is changed; "retain" leaves them allocated in the account (still billed);
+   * "release" gives them back to AWS.
+   */
+  elasticIps: z.enum(["protect", "retain", "release"]).default("protect"),
 });
 
 export type ClusterSpec = z.infer<typeof stackSchema>;
@@ -375,10 +406,9 @@ export function readClusterSpec(config: {
 }): ClusterSpec {
   const raw: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
-    // coreRegion is a plain string; Pulumi stores strings unquoted, so getObject would fail on it.
     let value: unknown;
     try {
-      value = key === "coreRegion" ? config.get(key) : config.getObject<unknown>(key);
+      value = STRING_KEYS.includes(key) ? config.get(key) : config.getObject<unknown>(key);
     } catch {
       throw new StackConfigError([`${keyPath([key])}: is not valid YAML/JSON structured config`]);
     }

@@ -18,6 +18,8 @@ export interface SshBastion {
   host: pulumi.Input<string>;
   /** Login on the bastion. Defaults to the machines' login user. */
   user?: pulumi.Input<string>;
+  /** SSH port of the bastion. Defaults to 22. */
+  port?: number;
   /** OpenSSH private key for the bastion; secret. Defaults to the machines' private key. */
   privateKey?: pulumi.Input<string>;
 }
@@ -159,7 +161,12 @@ export function createMachine(name: string, m: MachineArgs, parent: pulumi.Resou
       triggers: [instance.id],
       addPreviousOutputInEnv: false,
     },
-    { ...onHost, dependsOn: [association], customTimeouts: { create: "20m" } },
+    {
+      ...onHost,
+      // Every later command on this machine runs after this one, so after the SSH rule exists.
+      dependsOn: [association, ...m.network.flowRules("operator-ssh", m.role)],
+      customTimeouts: { create: "20m" },
+    },
   );
   if (m.ssh.authorizedKeys !== undefined) {
     new command.remote.Command(
@@ -196,6 +203,7 @@ export function sshConnection(
   if (ssh.proxy) {
     connection.proxy = {
       host: ssh.proxy.host,
+      port: ssh.proxy.port ?? 22,
       user: ssh.proxy.user ?? user,
       privateKey: ssh.proxy.privateKey ?? ssh.privateKey,
       dialErrorLimit: -1,
