@@ -63,7 +63,7 @@ describe("entry points of the prod stack", () => {
   it("talks to the balancer's API with its login, the whole API block secret", () => {
     const r = lbServer("r1nginx");
     expect(r.inputs.api).toEqual({
-      url: `http://${fakeIp("geoswarm-balancer")}:8888`,
+      url: `https://${fakeIp("geoswarm-balancer")}:8888`,
       username: "geoswarm",
       password: "pw-lb-api-password-0123456789abcdef",
     });
