@@ -14,6 +14,8 @@ const cluster = new Cluster(pulumi.getStack(), {
 export const balancerApiUrl = cluster.balancer.apiUrl;
 export const balancerApiUser = cluster.balancer.apiUser;
 export const balancerApiPassword = cluster.balancer.apiPassword;
+// The CA that signed the API's certificate (the cluster CA): `curl --cacert`.
+export const balancerApiCaPem = cluster.balancer.apiCaPem;
 export const consulUiUrl = cluster.balancer.consulUiUrl;
 export const dockerHost = cluster.manager.dockerHost;
 export const dockerClientTls = cluster.manager.clientTls;

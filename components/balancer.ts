@@ -6,13 +6,7 @@ import { nodeSupportsWorkers } from "../lb/src/config/workers";
 import type { ElasticAddress } from "./addresses";
 import { defaultArtifactPath, fileSha256, sha256 } from "./artifact";
 import type { ConsulCluster } from "./consul";
-import {
-  createMachine,
-  ownAddress,
-  type SshArgs,
-  sshConnection,
-  WAIT_FOR_CLOUD_INIT,
-} from "./machine";
+import { createMachine, ownAddress, type SshArgs, sshConnection } from "./machine";
 import type { RegionNetwork } from "./network";
 import { BALANCER_NAME } from "./plan";
 import { balancerUserData } from "./render/cloudinit";
@@ -155,6 +149,9 @@ export class Balancer extends pulumi.ComponentResource {
         role: "balancer",
         instanceType: args.instanceType ?? "t3.small",
         userData,
+        // The boot check and the authorized keys, as on every machine.
+        ssh: args.ssh,
+        firewall: args.firewall,
         address,
         ami: args.ami,
       },
@@ -199,11 +196,12 @@ export class Balancer extends pulumi.ComponentResource {
       `${name}-ready`,
       {
         connection,
-        create: `${WAIT_FOR_CLOUD_INIT} && install -d -m 0700 ${staging}`,
+        create: `install -d -m 0700 ${staging}`,
         triggers: [m.instance.id],
         addPreviousOutputInEnv: false,
       },
-      { ...onHost, dependsOn: [m.association, ...firewall], customTimeouts: { create: "20m" } },
+      // After the boot check: cloud-init finished without errors (Node.js, the Consul agent, the user).
+      { ...onHost, dependsOn: [m.booted as pulumi.Resource, ...firewall] },
     );
     const copy = (suffix: string, source: pulumi.Input<pulumi.asset.Asset>, file: string) =>
       new command.remote.CopyToRemote(

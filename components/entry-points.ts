@@ -81,7 +81,11 @@ export function buildEntryPoints(
             url: balancer.apiUrl,
             username: balancer.apiUser,
             password: balancer.apiPassword,
+            // The API's certificate is the cluster CA's: pin it, trust nothing else.
+            caPem: balancer.apiCaPem,
           },
+          // A replaced balancer instance starts with no servers: register them again.
+          balancerId: balancer.instanceId,
           server: entryPointServer(e, manager.dockerHost, tls as BalancerDockerTls),
         },
         {

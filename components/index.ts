@@ -1,7 +1,8 @@
 // Public API of the geoswarm component library: `import { DockerHost } from "geoswarm"`.
-export { Cluster, type ClusterArgs } from "./cluster";
+
 export { ClusterAddresses, type ClusterAddressesArgs, type ElasticAddress } from "./addresses";
 export { Balancer, type BalancerArgs, type BalancerDockerTls } from "./balancer";
+export { Cluster, type ClusterArgs } from "./cluster";
 export {
   type ClusterSpec,
   type EntryPointSpec,

@@ -51,6 +51,12 @@ export interface MachineArgs {
    * callers that wait for cloud-init themselves).
    */
   ssh?: SshArgs;
+  /**
+   * Resources the machine's remote commands need besides its network's SSH rule (e.g. rules a
+   * component was given); the boot check, and so every later command, depends on them.
+   * Defaults to none.
+   */
+  firewall?: pulumi.Input<pulumi.Resource>[];
   /** Pre-allocated address; a new EIP (child of `parent`) when absent. */
   address?: ElasticAddress;
   /** AMI id; the latest Ubuntu 24.04 amd64 image of the region when absent (then pinned via ignoreChanges). */
@@ -164,7 +170,11 @@ export function createMachine(name: string, m: MachineArgs, parent: pulumi.Resou
     {
       ...onHost,
       // Every later command on this machine runs after this one, so after the SSH rule exists.
-      dependsOn: [association, ...m.network.flowRules("operator-ssh", m.role)],
+      dependsOn: [
+        association,
+        ...m.network.flowRules("operator-ssh", m.role),
+        ...(m.firewall ?? []),
+      ],
       customTimeouts: { create: "20m" },
     },
   );
@@ -212,6 +222,3 @@ export function sshConnection(
   }
   return connection;
 }
-
-/** First command on a fresh host: wait for cloud-init (exit 2 = finished with recoverable errors). */
-export const WAIT_FOR_CLOUD_INIT = "cloud-init status --wait >/dev/null || [ $? -eq 2 ]";

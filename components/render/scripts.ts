@@ -73,42 +73,14 @@ docker swarm init --advertise-addr "$advertise" --listen-addr 0.0.0.0:2377
 `;
 }
 
-/** Swarm mode: joins a worker with the token in tokenFile, retrying until the manager answers. */
-export function swarmJoinScript(
-  advertiseIp: string,
-  managerAddr: string,
-  tokenFile: string,
-): string {
-  return `#!/bin/sh
-# Joins this Docker host to the swarm as a worker (idempotent, retries for ~10 minutes).
-set -eu
-advertise=${shq(advertiseIp)}
-manager=${shq(managerAddr)}
-token_file=${shq(tokenFile)}
-state=$(docker info --format '{{.Swarm.LocalNodeState}}')
-if [ "$state" = "active" ]; then
-  exit 0
-fi
-i=0
-until docker swarm join --advertise-addr "$advertise" --token "$(cat "$token_file")" "$manager"; do
-  i=$((i + 1))
-  if [ "$i" -ge 60 ]; then
-    echo "could not join the swarm at $manager" >&2
-    exit 1
-  fi
-  sleep 10
-done
-`;
-}
-
 /** Staged files that hold secrets; the install script removes them once installed. */
 export const LB_STAGED_SECRETS = ["config.toml", "docker-key.pem", "api-key.pem"];
 
 /**
  * Installs files copied by SFTP into place for geoswarm-lb, restarts it and waits until its API
  * answers GET /ping. Runs as the SSH user (sudo), from a remote.Command whose triggers are the
- * artifact's and config's hashes. It runs after the staging step, which already waited for
- * cloud-init (WAIT_FOR_CLOUD_INIT).
+ * artifact's and config's hashes. It runs after the staging step, which runs after the machine's
+ * boot check (cloud-init finished without errors).
  *
  * Staged secrets (LB_STAGED_SECRETS) are removed after a successful install. Not on failure: the
  * copy steps run again only when their content changes, so a retried install needs them still

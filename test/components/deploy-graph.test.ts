@@ -239,6 +239,19 @@ describe("engine edges: create and destroy order, protection", () => {
     expect(onMachines.size).toBe(machines.size);
   });
 
+  it("writes the configured SSH keys on every machine, the balancer included (key rotation reaches all)", () => {
+    const machines = g.machines();
+    const byIp = new Map([...machines].map(([name, m]) => [m.ip, name]));
+    const withKeys = g
+      .byType(REMOTE_COMMAND)
+      .filter((c) => c.name.endsWith("-ssh-keys"))
+      .map((c) => {
+        expect(c.inputs.create, c.name).toContain("AAAAC3NzaC1lZDI1NTE5AAAAIAkJ");
+        return byIp.get(c.inputs.connection.host);
+      });
+    expect(new Set(withKeys)).toEqual(new Set(machines.keys()));
+  });
+
   it("protects every Elastic IP by default (geoswarm:elasticIps = protect)", () => {
     const eips = g.byType(EIP);
     expect(eips).toHaveLength(10);

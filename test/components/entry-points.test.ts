@@ -60,15 +60,26 @@ describe("entry points of the prod stack", () => {
     expect(Object.keys(cluster.lbServers)).toEqual(["r1nginx", "r2nginx"]);
   });
 
-  it("talks to the balancer's API with its login, the whole API block secret", () => {
+  it("talks to the balancer's API over TLS with its login and the cluster CA pinned, the whole API block secret", () => {
     const r = lbServer("r1nginx");
+    const ca = recorded.find(
+      (x) => x.type === "tls:index/selfSignedCert:SelfSignedCert" && x.name === "docker-ca-cert",
+    );
+    expect(ca).toBeDefined();
     expect(r.inputs.api).toEqual({
       url: `https://${fakeIp("geoswarm-balancer")}:8888`,
       username: "geoswarm",
       password: "pw-lb-api-password-0123456789abcdef",
+      caPem: expect.stringContaining("docker-ca-cert"),
     });
     expect(isSecretValue(r.raw.api)).toBe(true);
     expect(r.inputs.__provider).not.toContain("pw-lb-api-password");
+  });
+
+  it("carries the balancer instance's id, so a replaced balancer gets its servers registered again", () => {
+    for (const name of ["r1nginx", "r2nginx"]) {
+      expect(lbServer(name).inputs.balancerId, name).toBe("lb-vm-id");
+    }
   });
 
   it("discovers the service=<region>.nginx containers through the Swarm manager over TLS", () => {
