@@ -159,25 +159,22 @@ export class Balancer extends pulumi.ComponentResource {
     );
 
     const apiCert = args.dockerCa?.issueEndpoint(`${name}-api`, address.publicIp, this);
-    this.configToml = pulumi.secret(
-      pulumi
-        .all([this.apiPassword, pulumi.output(args.consulClients)])
-        .apply(([apiPassword, consulClients]) =>
-          renderBalancerConfig(
-            balancerConfig({
-              apiPort,
-              apiUser: this.apiUser,
-              apiPassword,
-              consulClients,
-              workers,
-              statePath: LB_STATE_PATH,
-              apiTls: apiCert
-                ? { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` }
-                : undefined,
-            }),
-          ),
-        ),
-    );
+    const config = pulumi
+      .all([this.apiPassword, pulumi.output(args.consulClients)])
+      .apply(([apiPassword, consulClients]) =>
+        balancerConfig({
+          apiPort,
+          apiUser: this.apiUser,
+          apiPassword,
+          consulClients,
+          workers,
+          statePath: LB_STATE_PATH,
+          apiTls: apiCert
+            ? { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` }
+            : undefined,
+        }),
+      );
+    this.configToml = pulumi.secret(config.apply(renderBalancerConfig));
     const unit = lbUnit({
       nodePath: NODE_BIN,
       artifactPath: `${LB_INSTALL_DIR}/geoswarm-lb.cjs`,
@@ -249,20 +246,40 @@ export class Balancer extends pulumi.ComponentResource {
       triggers.push(apiCert.certPem.apply(sha256));
       this.apiCaPem = args.dockerCa.caPem;
     }
+    // What a reload (SIGHUP) cannot apply: a change here restarts the service, a change of the
+    // servers alone (e.g. the `consul` server's access rules when a host is added) reloads it.
+    // Unsecret: a hash, and the install script that carries it should show in diffs.
+    const restartKey = pulumi.unsecret(
+      pulumi
+        .all([config, pulumi.all(triggers)])
+        .apply(([c, certs]) =>
+          sha256(
+            JSON.stringify([
+              this.artifactSha256,
+              sha256(unit),
+              renderBalancerConfig({ ...c, servers: undefined }),
+              certs,
+            ]),
+          ),
+        ),
+    );
     this.installCommand = new command.remote.Command(
       `${name}-install`,
       {
         connection,
-        create: lbInstallScript({
-          stagingDir: staging,
-          installDir: LB_INSTALL_DIR,
-          configPath: LB_CONFIG_PATH,
-          unitName: LB_UNIT,
-          user: LB_USER,
-          apiPort,
-          dockerTlsDir: args.dockerCa ? LB_DOCKER_TLS_DIR : undefined,
-          apiTlsDir: apiCert ? LB_API_TLS_DIR : undefined,
-        }),
+        create: restartKey.apply((key) =>
+          lbInstallScript({
+            stagingDir: staging,
+            installDir: LB_INSTALL_DIR,
+            configPath: LB_CONFIG_PATH,
+            unitName: LB_UNIT,
+            user: LB_USER,
+            apiPort,
+            dockerTlsDir: args.dockerCa ? LB_DOCKER_TLS_DIR : undefined,
+            apiTlsDir: apiCert ? LB_API_TLS_DIR : undefined,
+            restartKey: key,
+          }),
+        ),
         // Replaced (so re-run) exactly when one of these changes.
         triggers: [
           this.artifactSha256,

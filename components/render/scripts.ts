@@ -1,4 +1,5 @@
 // Shell scripts put on hosts. Every value is embedded with shq(); tests run shellcheck on each.
+import * as path from "node:path";
 import { LOCAL_AGENT_HTTP_PORT } from "./consul";
 
 /** Single-quotes a value for POSIX sh. */
@@ -107,6 +108,13 @@ export function lbInstallScript(p: {
   apiTlsDir?: string;
   /** How long to wait for GET /ping after the restart. Defaults to 60 seconds. */
   readySeconds?: number;
+  /**
+   * Hash of everything a reload cannot apply: the artifact, the unit, the config outside its
+   * servers, the certificates. When the running service was started under the same key, it is
+   * reloaded (SIGHUP: servers converge to the file, established connections survive) instead of
+   * restarted. Defaults to none: always restart.
+   */
+  restartKey?: string;
 }): string {
   const user = shq(p.user);
   const tlsFiles = (dir: string, prefix: string) => `sudo install -d -m 0750 -g ${user} ${shq(dir)}
@@ -121,11 +129,14 @@ put ${prefix}-key.pem ${shq(`${dir}/key.pem`)} -m 0640 -g ${user}
   const cacert = p.apiTlsDir ? ` --cacert ${shq(`${p.apiTlsDir}/ca.pem`)}` : "";
   const readySeconds = p.readySeconds ?? 60;
   return `#!/bin/sh
-# Installs geoswarm-lb from the staging directory, restarts it and waits for its API.
+# Installs geoswarm-lb from the staging directory, restarts it (or reloads it when only its
+# servers changed) and waits for its API.
 set -eu
 staging=${shq(p.stagingDir)}
 unit=${shq(p.unitName)}
 ping_url=${shq(pingUrl)}
+restart_key=${shq(p.restartKey ?? "")}
+key_file=${shq(`${path.posix.dirname(p.configPath)}/restart-key`)}
 # put <staged file> <destination> <install options>: a staged secret missing here was removed by
 # an earlier successful install (copies run again only when their content changes).
 put() {
@@ -147,17 +158,26 @@ put ${shq(p.unitName)} ${shq(`/etc/systemd/system/${p.unitName}`)} -m 0644
 ${tls}sudo ${shq(NODE_BIN)} ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -c ${shq(p.configPath)} --check
 sudo systemctl daemon-reload
 sudo systemctl enable ${shq(p.unitName)}
-sudo systemctl restart ${shq(p.unitName)}
+if [ -n "$restart_key" ] && sudo systemctl is-active --quiet "$unit" &&
+  [ "$(sudo cat "$key_file" 2>/dev/null || true)" = "$restart_key" ]; then
+  action=reloading
+  sudo systemctl reload "$unit"
+else
+  action=restarting
+  sudo systemctl restart "$unit"
+fi
 # Type=simple: systemd calls the service started at once; the API answering is readiness.
 deadline=$(($(date +%s) + ${readySeconds}))
 until last=$(curl -fsS --max-time 2${cacert} -o /dev/null "$ping_url" 2>&1); do
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "geoswarm-lb install: the API did not answer GET $ping_url within ${readySeconds} s after restarting $unit (last attempt: $last); its last log lines:" >&2
+    echo "geoswarm-lb install: the API did not answer GET $ping_url within ${readySeconds} s after $action $unit (last attempt: $last); its last log lines:" >&2
     sudo journalctl -u "$unit" -n 40 --no-pager >&2 || true
     exit 1
   fi
   sleep 1
 done
+printf '%s\n' "$restart_key" | sudo tee "$key_file" >/dev/null
+echo "geoswarm-lb install: $action $unit done, API ready"
 for f in ${LB_STAGED_SECRETS.join(" ")}; do
   rm -f "$staging/$f"
 done

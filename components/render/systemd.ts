@@ -102,6 +102,8 @@ export function lbUnit(o: LbUnitOptions): string {
     ["User", o.user],
     ["Group", o.user],
     ["ExecStart", `${o.nodePath} ${o.artifactPath} -c ${o.configPath}`],
+    // SIGHUP: servers converge to the config file, established connections survive.
+    ["ExecReload", "/bin/kill -HUP $MAINPID"],
     ["Restart", "always"],
     ["RestartSec", "2s"],
     ["LimitNOFILE", "1048576"],

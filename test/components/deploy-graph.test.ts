@@ -305,6 +305,33 @@ describe("pulumi outside allowedCidr: a bastion for SSH, the API opened to the r
   });
 });
 
+describe("balancer: reload for server changes, restart for the rest", () => {
+  const restartKey = (recorded: Recorded[]) => {
+    const install = new Graph(recorded).one(REMOTE_COMMAND, "lb-install");
+    return /^restart_key='([0-9a-f]{64})'$/m.exec(install.inputs.create)?.[1];
+  };
+  it("keeps the restart key when a host is added (only the consul server's access rules change) and changes it with the API port", async () => {
+    const before = await runProgram(testSsh);
+    const key = restartKey(before.recorded);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const config = (r: Recorded[]) =>
+      new Graph(r).one(COPY, "lb-copy-config").inputs.source.text as string;
+    const withHost = await runProgram((c) => {
+      testSsh(c);
+      c.regions[1].hosts.push({ name: "r2-host-3", instanceType: "t3.medium" });
+    });
+    // The config did change (the new host may use the `consul` server), so the install runs...
+    expect(config(withHost.recorded)).not.toBe(config(before.recorded));
+    // ...but as a reload: established connections and the entry points stay.
+    expect(restartKey(withHost.recorded)).toBe(key);
+    const newPort = await runProgram((c) => {
+      testSsh(c);
+      c.balancer = { ...c.balancer, apiPort: 8899 };
+    });
+    expect(restartKey(newPort.recorded)).not.toBe(key);
+  });
+});
+
 describe("docs/deploy.md", () => {
   it.each(["standalone", "swarm"] as const)(
     "shows the flow table of the sample stack in %s mode as the program plans it",

@@ -341,7 +341,7 @@ describe("balancer deployment", () => {
     ).toEqual(["digital_signature", "key_encipherment", "client_auth"]);
   });
 
-  it("restarts only on artifact hash, config, unit or instance change", async () => {
+  it("re-runs the install on artifact hash, config, unit, instance or certificate change", async () => {
     const install = one("command:remote:Command", "lb-install");
     const config = await one("command:remote:CopyToRemote", "lb-copy-config").inputs.source.text;
     const unit = await one("command:remote:CopyToRemote", "lb-copy-unit").inputs.source.text;
@@ -360,7 +360,9 @@ describe("balancer deployment", () => {
       sha256("-----BEGIN CERTIFICATE-----\nlb-api-tls-cert\n-----END CERTIFICATE-----\n"),
     );
     expect(install.inputs.triggers).toHaveLength(6);
-    expect(install.inputs.create).toContain("systemctl restart 'geoswarm-lb.service'");
+    expect(install.inputs.create).toContain('sudo systemctl restart "$unit"');
+    expect(install.inputs.create).toContain('sudo systemctl reload "$unit"');
+    expect(install.inputs.create).toMatch(/^restart_key='[0-9a-f]{64}'$/m);
     expect(install.inputs.create).toContain(
       "put docker-key.pem '/etc/geoswarm-lb/docker/key.pem' -m 0640 -g 'geoswarm-lb'",
     );

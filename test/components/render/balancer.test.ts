@@ -221,6 +221,9 @@ echo "$*" >> "$SUDO_LOG"
 case "$1" in
   journalctl) echo "fake journal: listen EADDRINUSE :8888" ;;
   test) exit "\${INSTALLED_RC:-0}" ;;
+  cat) [ -n "\${RUNNING_KEY:-}" ] && echo "$RUNNING_KEY" || exit 1 ;;
+  tee) cat > "$SUDO_TEE" ;;
+  systemctl) [ "$2" = is-active ] && exit "\${ACTIVE_RC:-3}" ;;
 esac
 exit 0
 `,
@@ -230,7 +233,12 @@ exit 0
       dir,
       staging,
       log,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, SUDO_LOG: log },
+      env: {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        SUDO_LOG: log,
+        SUDO_TEE: path.join(dir, "restart-key"),
+      },
     };
   }
 
@@ -276,7 +284,7 @@ exit 0
       const r = await runScript(script, env);
       expect(r.status, r.out).toBe(0);
       expect(r.ms).toBeGreaterThanOrEqual(2000);
-      expect(readFileSync(log, "utf8")).toMatch(/systemctl restart geoswarm-lb.service\n$/);
+      expect(readFileSync(log, "utf8")).toMatch(/systemctl restart geoswarm-lb.service\n(.*\n)?tee /);
       const left = readdirSync(staging).sort();
       expect(left).toEqual(["geoswarm-lb.cjs", LB_UNIT].sort());
     } finally {
@@ -284,6 +292,39 @@ exit 0
       server?.close();
     }
   }, 20_000);
+
+  it("reloads instead of restarting when the running service has the same restart key, and records the key", async () => {
+    const port = await freePort();
+    const server = http.createServer((_req, res) => res.end("OK")).listen(port, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      for (const [running, active, action] of [
+        ["key-1", "0", "reload"],
+        ["key-0", "0", "restart"],
+        ["key-1", "3", "restart"],
+        ["", "0", "restart"],
+      ] as const) {
+        const { dir, staging, log, env } = setUp();
+        const script = lbInstallScript({
+          ...scriptOptions,
+          stagingDir: staging,
+          apiPort: port,
+          restartKey: "key-1",
+        });
+        const r = await runScript(script, { ...env, RUNNING_KEY: running, ACTIVE_RC: active });
+        const what = `running ${running || "(none)"}, is-active rc ${active}`;
+        expect(r.status, `${what}: ${r.out}`).toBe(0);
+        const calls = readFileSync(log, "utf8");
+        expect(calls, what).toContain(`systemctl ${action} geoswarm-lb.service`);
+        expect(calls, what).not.toContain(
+          `systemctl ${action === "reload" ? "restart" : "reload"} geoswarm-lb.service`,
+        );
+        expect(readFileSync(path.join(dir, "restart-key"), "utf8"), what).toBe("key-1\n");
+      }
+    } finally {
+      server.close();
+    }
+  }, 30_000);
 
   it("fails after the bounded wait with the URL, the time and the unit's last log lines; secrets stay staged", async () => {
     const { staging, env } = setUp();

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Installs geoswarm-lb from the staging directory, restarts it and waits for its API.
+# Installs geoswarm-lb from the staging directory, restarts it (or reloads it when only its
+# servers changed) and waits for its API.
 set -eu
 staging='/home/ubuntu/geoswarm-lb-staging'
 unit='geoswarm-lb.service'
 ping_url='https://127.0.0.1:8888/ping'
+restart_key=''
+key_file='/etc/geoswarm-lb/restart-key'
 # put <staged file> <destination> <install options>: a staged secret missing here was removed by
 # an earlier successful install (copies run again only when their content changes).
 put() {
@@ -33,17 +36,27 @@ put api-key.pem '/etc/geoswarm-lb/api/key.pem' -m 0640 -g 'geoswarm-lb'
 sudo '/usr/local/bin/node' '/opt/geoswarm-lb/geoswarm-lb.cjs' -c '/etc/geoswarm-lb/config.toml' --check
 sudo systemctl daemon-reload
 sudo systemctl enable 'geoswarm-lb.service'
-sudo systemctl restart 'geoswarm-lb.service'
+if [ -n "$restart_key" ] && sudo systemctl is-active --quiet "$unit" &&
+  [ "$(sudo cat "$key_file" 2>/dev/null || true)" = "$restart_key" ]; then
+  action=reloading
+  sudo systemctl reload "$unit"
+else
+  action=restarting
+  sudo systemctl restart "$unit"
+fi
 # Type=simple: systemd calls the service started at once; the API answering is readiness.
 deadline=$(($(date +%s) + 60))
 until last=$(curl -fsS --max-time 2 --cacert '/etc/geoswarm-lb/api/ca.pem' -o /dev/null "$ping_url" 2>&1); do
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "geoswarm-lb install: the API did not answer GET $ping_url within 60 s after restarting $unit (last attempt: $last); its last log lines:" >&2
+    echo "geoswarm-lb install: the API did not answer GET $ping_url within 60 s after $action $unit (last attempt: $last); its last log lines:" >&2
     sudo journalctl -u "$unit" -n 40 --no-pager >&2 || true
     exit 1
   fi
   sleep 1
 done
+printf '%s
+' "$restart_key" | sudo tee "$key_file" >/dev/null
+echo "geoswarm-lb install: $action $unit done, API ready"
 for f in config.toml docker-key.pem api-key.pem; do
   rm -f "$staging/$f"
 done
