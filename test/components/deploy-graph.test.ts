@@ -178,15 +178,6 @@ describe("engine edges: create and destroy order, protection", () => {
       .find(
         (r) => r.inputs.fromPort === 8888 && r.inputs.cidrIpv4 === "100.64.10.0/24",
       ) as Recorded;
-  const sshRule = () =>
-    g
-      .byType(INGRESS)
-      .find(
-        (r) =>
-          r.inputs.fromPort === 22 &&
-          r.inputs.cidrIpv4 === "100.64.10.0/24" &&
-          r.inputs.securityGroupId === g.machines().get("balancer")?.sg,
-      ) as Recorded;
 
   it("deletes each LbServer before the operator's API rule (destroy can reach the API)", () => {
     const servers = g.byType(LB_SERVER);

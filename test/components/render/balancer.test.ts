@@ -284,7 +284,9 @@ exit 0
       const r = await runScript(script, env);
       expect(r.status, r.out).toBe(0);
       expect(r.ms).toBeGreaterThanOrEqual(2000);
-      expect(readFileSync(log, "utf8")).toMatch(/systemctl restart geoswarm-lb.service\n(.*\n)?tee /);
+      expect(readFileSync(log, "utf8")).toMatch(
+        /systemctl restart geoswarm-lb.service\n(.*\n)?tee /,
+      );
       const left = readdirSync(staging).sort();
       expect(left).toEqual(["geoswarm-lb.cjs", LB_UNIT].sort());
     } finally {
