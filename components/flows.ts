@@ -12,8 +12,11 @@ export type FlowSource =
   | { role: Role }
   /** The operator network (`ssh.allowedCidr`): people, CI runners, the bastion. */
   | { operator: true }
-  /** Clients of an entry point (its `allowedCidr`). */
-  | { clients: string; cidr: string };
+  /**
+   * Clients of an entry point (its `allowedCidr`) or of the API (`balancer.apiAllowedCidrs`);
+   * `name` identifies the source in rule names, so a changed CIDR updates the rule in place.
+   */
+  | { clients: string; cidr: string; name: string };
 
 export interface Flow {
   /** Stable identifier; components look up the rules of a flow by it (e.g. "operator-ssh"). */
@@ -65,16 +68,16 @@ export function planFlows(spec: ClusterSpec): Flow[] {
     ports: single(spec.balancer.apiPort),
     why: "geoswarm-lb REST API: LbServer resources, operators",
   });
-  for (const cidr of spec.balancer.apiAllowedCidrs) {
+  spec.balancer.apiAllowedCidrs.forEach((cidr, i) => {
     add({
       id: "operator-lb-api",
-      from: { clients: "the REST API", cidr },
+      from: { clients: "the REST API", cidr, name: `api-clients-${i + 1}` },
       to: "balancer",
       protocol: "tcp",
       ports: single(spec.balancer.apiPort),
       why: "geoswarm-lb REST API (TLS) from balancer.apiAllowedCidrs: pulumi outside allowedCidr",
     });
-  }
+  });
   add({
     id: "operator-consul-ui",
     from: operator,
@@ -94,7 +97,7 @@ export function planFlows(spec: ClusterSpec): Flow[] {
   for (const e of spec.entryPoints) {
     add({
       id: `entry-${e.name}`,
-      from: { clients: e.name, cidr: e.allowedCidr },
+      from: { clients: e.name, cidr: e.allowedCidr, name: `clients-${e.name}` },
       to: "balancer",
       protocol: "tcp",
       ports: single(e.lbPort),

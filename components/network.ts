@@ -304,7 +304,10 @@ export class RegionNetwork extends pulumi.ComponentResource {
       for (const rule of (args.rules ?? []).filter((r) => r.role === role)) {
         const source =
           "cidr" in rule.source
-            ? { label: slug(rule.source.cidr), cidr: pulumi.output(rule.source.cidr) }
+            ? {
+                label: rule.source.name ?? slug(rule.source.cidr),
+                cidr: pulumi.output(rule.source.cidr),
+              }
             : {
                 label: rule.source.machine,
                 cidr: pulumi.output(this.machineIp(args, rule.source.machine)).apply(hostCidr),

@@ -52,8 +52,11 @@ export interface FirewallRule {
   protocol: Protocol;
   fromPort: number;
   toPort: number;
-  /** A machine name (its EIP /32) or a literal CIDR. */
-  source: { machine: string } | { cidr: string };
+  /**
+   * A machine name (its EIP /32) or a literal CIDR. A CIDR source may carry a name that stays
+   * when the CIDR changes (e.g. "operator"), so the rule is updated in place, not replaced.
+   */
+  source: { machine: string } | { cidr: string; name?: string };
   description: string;
   /** The flow (./flows.ts) this rule admits; absent for rules written by hand. */
   flow?: string;
@@ -95,8 +98,11 @@ export function planFirewall(spec: ClusterSpec): FirewallRule[] {
       // Peers of the same role (Consul servers, hosts) admit each other: the group is shared.
       for (const machine of names(f.from.role)) rules.push({ ...base, source: { machine } });
     } else {
-      const cidr = "operator" in f.from ? spec.ssh.allowedCidr : f.from.cidr;
-      rules.push({ ...base, source: { cidr } });
+      const source =
+        "operator" in f.from
+          ? { cidr: spec.ssh.allowedCidr, name: "operator" }
+          : { cidr: f.from.cidr, name: f.from.name };
+      rules.push({ ...base, source });
     }
   }
   return rules;
