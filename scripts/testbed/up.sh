@@ -10,6 +10,9 @@
 #   * container cgroups under /${PREFIX}-region-i (so down.sh can find leftovers),
 #   * a locally built image $TESTBED_IMAGE (static busybox; no registry needed).
 # Optional: TESTBED_SWARM=1 -> region-1 is swarm manager, the others join as workers.
+# Optional: TESTBED_DOCKERD=0 -> namespaces, bridge and image tarball only: no dockerd is started
+#   (scripts/rehearsal starts each machine's dockerd from the settings the program renders).
+# Optional: TESTBED_ADDRS="33 34 ..." -> region i gets ${NET}.<i-th number> instead of 10+i.
 #
 # Idempotent: re-running converges to N healthy regions (restarts dead daemons,
 # removes regions > N) and prints the description again.
@@ -19,6 +22,7 @@
 # Env: TESTBED_DIR (/tmp/testbed)  TESTBED_PREFIX (tb)  TESTBED_NET (10.200.0)
 #      TESTBED_IMAGE (testbed/busybox:latest)  TESTBED_SWARM (0)  TESTBED_FORMAT (json)
 #      TESTBED_LOG_LEVEL (warn)  TESTBED_BUSYBOX (/bin/busybox, must be static)
+#      TESTBED_DOCKERD (1)  TESTBED_ADDRS (unset)
 # Needs root, iproute2, util-linux (nsenter/unshare/flock/setsid), docker.io, curl,
 # busybox-static, iptables.
 set -euo pipefail
@@ -38,6 +42,8 @@ SWARM=${TESTBED_SWARM:-0}
 FORMAT=${TESTBED_FORMAT:-json}
 LOGLEVEL=${TESTBED_LOG_LEVEL:-warn}
 BUSYBOX=${TESTBED_BUSYBOX:-/bin/busybox}
+DOCKERD=${TESTBED_DOCKERD:-1}
+read -r -a ADDRS <<<"${TESTBED_ADDRS:-}"
 API_PORT=2375
 BR=${PREFIX}-br0
 GW=${NET}.1
@@ -52,6 +58,13 @@ if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 1 || N > 50)); then die "N must be 1..50 (got
 [[ $NET =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "TESTBED_NET must be like 10.200.0"
 [[ $TB =~ ^/[A-Za-z0-9._/-]+$ && $TB != / ]] || die "TESTBED_DIR must be an absolute path"
 [[ $FORMAT == json || $FORMAT == env ]] || die "TESTBED_FORMAT must be json or env"
+[[ $DOCKERD == 0 || $DOCKERD == 1 ]] || die "TESTBED_DOCKERD must be 0 or 1"
+if ((${#ADDRS[@]})); then
+  ((${#ADDRS[@]} >= N)) || die "TESTBED_ADDRS names ${#ADDRS[@]} addresses for $N regions"
+  for a in "${ADDRS[@]}"; do
+    if ! [[ $a =~ ^[0-9]+$ ]] || ((a < 2 || a > 254)); then die "TESTBED_ADDRS: '$a' is not a host number 2..254"; fi
+  done
+fi
 [[ $(id -u) == 0 ]] || die "must run as root"
 for c in ip nsenter unshare flock setsid mountpoint dockerd docker containerd curl iptables; do
   command -v "$c" >/dev/null 2>&1 || die "missing command: $c"
@@ -62,7 +75,9 @@ case "$(ldd "$BUSYBOX" 2>&1 || true)" in
   *) die "$BUSYBOX is dynamically linked; install busybox-static or set TESTBED_BUSYBOX" ;;
 esac
 
-rip() { echo "${NET}.$((10 + $1))"; }      # region ip
+rip() { # region ip
+  if ((${#ADDRS[@]})); then echo "${NET}.${ADDRS[$1 - 1]}"; else echo "${NET}.$((10 + $1))"; fi
+}
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"                      # nsname hveth rdir daemon_pid
 
@@ -258,6 +273,7 @@ started=()
 declare -A BGPID=()
 for ((i = 1; i <= N; i++)); do
   ensure_netns "$i"
+  ((DOCKERD)) || continue
   if ! daemon_ok "$i"; then
     if pid=$(daemon_pid "$i"); then # alive but not answering: give it a moment, then restart
       sleep 3
@@ -276,13 +292,18 @@ for ((i = 1; i <= N; i++)); do
   fi
 done
 for i in "${started[@]}"; do wait_daemon "$i"; done
-for ((i = 1; i <= N; i++)); do ensure_image "$i"; done
-if [[ $SWARM == 1 ]]; then ensure_swarm; fi
+if ((DOCKERD)); then
+  for ((i = 1; i <= N; i++)); do ensure_image "$i"; done
+  if [[ $SWARM == 1 ]]; then ensure_swarm; fi
+fi
 log "ready: $N region(s) in $((($(date +%s%N) - T0) / 1000000)) ms (started ${#started[@]})"
 
 # ---------------------------------------------------------------- describe
 # report the swarm if region-1 is a manager (also when formed by an earlier TESTBED_SWARM=1 run)
-mgr=$(docker -H "unix://$(rdir 1)/docker.sock" info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null || true)
+mgr=""
+if ((DOCKERD)); then
+  mgr=$(docker -H "unix://$(rdir 1)/docker.sock" info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null || true)
+fi
 json="{\n  \"testbed_dir\": \"$TB\",\n  \"bridge\": \"$BR\",\n  \"gateway\": \"$GW\",\n  \"image\": \"$IMAGE\",\n"
 env="TESTBED_DIR=$TB\nTESTBED_BRIDGE=$BR\nTESTBED_GATEWAY=$GW\nTESTBED_IMAGE=$IMAGE\nTESTBED_N=$N\n"
 if [[ $mgr == true ]]; then
@@ -294,7 +315,7 @@ fi
 json+="  \"regions\": ["
 names=()
 for ((i = 1; i <= N; i++)); do
-  ip=$(rip "$i") d=$(rdir "$i") pid=$(daemon_pid "$i")
+  ip=$(rip "$i") d=$(rdir "$i") pid=$(daemon_pid "$i" || echo null)
   names+=("region-$i")
   ((i > 1)) && json+=","
   json+="\n    {\"name\": \"region-$i\", \"label\": \"region=region-$i\", \"ip\": \"$ip\", \"netns\": \"$(nsname "$i")\", \"docker_host\": \"tcp://$ip:$API_PORT\", \"docker_sock\": \"unix://$d/docker.sock\", \"pid\": $pid}"
