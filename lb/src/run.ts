@@ -74,6 +74,7 @@ export async function runLb(
         host,
         port,
         syncStats,
+        config.metrics.basic_auth,
       );
       running.metricsAddress = addressOf(running.metrics.address());
       log.info({ bind: running.metricsAddress }, "metrics listening");

@@ -1,15 +1,28 @@
-// The REST API (gobetween's routes plus geoswarm's), on fastify. Bodies are parsed here rather
-// than by content type, because gobetween parses every POST body as JSON whatever its header.
+// The REST API (gobetween's routes plus geoswarm's), on fastify. Unlike gobetween, which parses
+// every body as JSON whatever its header, a body must be application/json (api/guard.ts): a web
+// page can send text/plain to loopback without a CORS preflight.
 
-import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import basicAuth from "@fastify/basic-auth";
 import cors from "@fastify/cors";
-import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerFactory,
+} from "fastify";
+import { parseDuration } from "../config/duration";
+import {
+  DEFAULT_API_MAX_CONNECTIONS,
+  DEFAULT_API_REQUEST_TIMEOUT,
+} from "../config/schema/sections";
 import type { ApiConfig } from "../config/types";
 import type { Balancer } from "../core/balancer";
 import { ChangeError } from "../core/balancer";
 import type { Logger } from "../log/logger";
+import { credentialsMatch } from "./credentials";
+import { refuse, requestRefusal } from "./guard";
 import { registerBackendRoutes } from "./routes/backends";
 import { registerServerRoutes } from "./routes/servers";
 import { registerSystemRoutes } from "./routes/system";
@@ -42,19 +55,38 @@ export function sendChangeError(reply: FastifyReply, err: unknown): FastifyReply
   return sendError(reply, 500, (err as Error).message);
 }
 
-function digest(s: string): Buffer {
-  return createHash("sha256").update(s).digest();
-}
+export { credentialsMatch };
 
-/** Constant-time credential check: compares fixed-length digests, never the raw strings. */
-export function credentialsMatch(
-  login: string,
-  password: string,
-  expected: { login: string; password: string },
-): boolean {
-  const a = Buffer.concat([digest(login), digest(password)]);
-  const b = Buffer.concat([digest(expected.login), digest(expected.password)]);
-  return timingSafeEqual(a, b);
+/** Longest server name (128) plus room: Fastify answers a bare 414 past this. */
+const MAX_PARAM_LENGTH = 256;
+
+/**
+ * The HTTP(S) server under Fastify, with limits Fastify does not expose: a whole request must
+ * arrive within `request_timeout` (Node checks every second, not every 30 s), headers within
+ * the same, and at most `max_connections` sockets are open.
+ */
+function serverFactory(cfg: ApiConfig): FastifyServerFactory {
+  const timeoutMs = parseDuration(cfg.request_timeout ?? DEFAULT_API_REQUEST_TIMEOUT);
+  const options = {
+    requestTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    keepAliveTimeout: 5000,
+    connectionsCheckingInterval: Math.min(1000, timeoutMs),
+  };
+  return (handler) => {
+    const server = cfg.tls
+      ? https.createServer(
+          {
+            ...options,
+            cert: readFileSync(cfg.tls.cert_path),
+            key: readFileSync(cfg.tls.key_path),
+          },
+          handler,
+        )
+      : http.createServer(options, handler);
+    server.maxConnections = cfg.max_connections ?? DEFAULT_API_MAX_CONNECTIONS;
+    return server as http.Server;
+  };
 }
 
 export async function buildApi(
@@ -62,27 +94,41 @@ export async function buildApi(
   cfg: ApiConfig,
   log: Logger,
 ): Promise<FastifyInstance> {
+  const auth = cfg.basic_auth;
+  if (auth?.password_file !== undefined && auth.password === "") {
+    // validateConfig alone does not read files; loadConfig does. Never accept an empty password.
+    throw new Error("api.basic_auth.password_file was not read (load the config with loadConfig)");
+  }
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
-    ...(cfg.tls
-      ? { https: { cert: readFileSync(cfg.tls.cert_path), key: readFileSync(cfg.tls.key_path) } }
-      : {}),
+    maxParamLength: MAX_PARAM_LENGTH,
+    serverFactory: serverFactory(cfg),
   }) as unknown as FastifyInstance;
 
+  // Before auth and parsing: Host, Origin and Content-Type (api/guard.ts).
+  app.addHook("onRequest", (req, reply, done) => {
+    const refusal = requestRefusal(req, cfg);
+    if (refusal) {
+      refuse(reply, refusal.status, refusal.message);
+      return;
+    }
+    done();
+  });
+
   app.removeAllContentTypeParsers();
+  // The route parses (and bounds the nesting of) the text; the guard let only JSON through.
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
 
-  if (cfg.cors) {
+  if (cfg.cors && (cfg.cors_origins ?? []).length > 0) {
     await app.register(cors, {
-      origin: true,
+      origin: cfg.cors_origins,
       credentials: true,
       methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
       allowedHeaders: ["Origin", "Authorization", "Content-Type"],
     });
   }
 
-  const auth = cfg.basic_auth;
   if (auth) {
     await app.register(basicAuth, {
       authenticate: { realm: "Authorization Required" },
@@ -115,7 +161,7 @@ export async function buildApi(
   });
 
   registerSystemRoutes(app, balancer);
-  registerServerRoutes(app, balancer);
+  registerServerRoutes(app, balancer, cfg);
   registerBackendRoutes(app, balancer);
   return app;
 }

@@ -1,8 +1,13 @@
 // What GET /dump may show: the effective configuration without secrets (gobetween leaks them).
-import type { LbConfig } from "../config/types";
+import type { LbConfig, ServerConfig } from "../config/types";
 
 export const REDACTED = "<redacted>";
-const SECRET_KEYS = new Set(["password", "consul_auth_password", "consul_acl_token"]);
+const SECRET_KEYS = new Set([
+  "password",
+  "consul_auth_password",
+  "consul_acl_token",
+  "lxd_server_remote_password",
+]);
 
 function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
@@ -18,6 +23,10 @@ function redact(value: unknown): unknown {
 
 export function redactConfig(config: LbConfig): LbConfig {
   return redact(config) as LbConfig;
+}
+
+export function redactServer(server: ServerConfig): ServerConfig {
+  return redact(server) as ServerConfig;
 }
 
 /** TOML has no null: drop null and undefined values (gobetween's encoder omits nil tables). */

@@ -106,3 +106,30 @@ export function isWildcardHost(host: string): boolean {
   if (!isIpLiteral(host)) return false;
   return ipaddr.parse(host).range() === "unspecified";
 }
+
+/**
+ * Addresses an API client must not point discovery at: link-local (169.254.0.0/16, fe80::/10,
+ * which hold the cloud metadata service 169.254.169.254), the EC2 IPv6 metadata address
+ * fd00:ec2::254, and the unspecified address (0.0.0.0 / :: reach the host itself).
+ * IPv4-mapped IPv6 addresses are judged as their IPv4 address.
+ */
+export function isLinkLocalOrMetadata(ip: string): boolean {
+  const host = unbracketHost(ip);
+  if (!ipaddr.isValid(host)) return false;
+  let addr = ipaddr.parse(host);
+  if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+    addr = (addr as ipaddr.IPv6).toIPv4Address();
+  }
+  const range = addr.range();
+  if (range === "linkLocal" || range === "unspecified") return true;
+  return addr.kind() === "ipv6" && addr.toNormalizedString() === "fd00:ec2:0:0:0:0:0:254";
+}
+
+/** Host names of cloud metadata services (GCE, Azure, Alibaba, OpenStack aliases). */
+export const METADATA_HOST_NAMES: ReadonlySet<string> = new Set([
+  "metadata",
+  "metadata.google.internal",
+  "metadata.azure.internal",
+  "instance-data",
+  "instance-data.ec2.internal",
+]);

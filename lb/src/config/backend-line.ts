@@ -7,17 +7,17 @@
 // character; surrounding whitespace is trimmed first. The host is everything before the last
 // ":port" that contains no whitespace, so "[::1]:80" keeps its brackets.
 
-import { RE2_SPACE } from "./go-regexp";
 import type { BackendSpec } from "./types";
 
 /**
  * gobetween 0.8.2's default pattern in Go RE2 syntax (what plaintext discovery uses when
- * `plaintext_regex_pattern` is not set). Compile it with compileGoRegexp().
+ * `plaintext_regex_pattern` is not set). Compile it with compileRe2().
  */
 export const DEFAULT_BACKEND_PATTERN =
   "^(?P<host>\\S+):(?P<port>\\d+)(\\sweight=(?P<weight>\\d+))?(\\spriority=(?P<priority>\\d+))?(\\smax_connections=(?P<max_connections>\\d+))?(\\ssni=(?P<sni>[^\\s]+))?$";
 
-// RE2's \s, spelled out (JavaScript's is wider), as plaintext discovery's translation does.
+// RE2's \s: ASCII space, \t, \n, \f, \r (JavaScript's also takes \v and Unicode spaces).
+const RE2_SPACE = "\\t\\n\\f\\r ";
 const WS = `[${RE2_SPACE}]`;
 const NWS = `[^${RE2_SPACE}]`;
 const LINE_RE = new RegExp(

@@ -19,7 +19,6 @@ export {
   parseBackendLine,
 } from "./backend-line";
 export { formatDuration, isDuration, parseDuration, parseDurationNs } from "./duration";
-export { compileGoRegexp, translateGoRegexp } from "./go-regexp";
 export { decodeGoString } from "./go-string";
 export {
   loadConfig,
@@ -28,5 +27,11 @@ export {
   summarizeConfig,
   URL_TIMEOUT_MS,
 } from "./load";
-export { validateConfig, validateServer } from "./schema";
+export { compileRe2, type Re2 } from "./re2";
+export {
+  serverNameProblem,
+  UDP_DEFAULT_IDLE_TIMEOUT,
+  validateConfig,
+  validateServer,
+} from "./schema";
 export * from "./types";

@@ -2,7 +2,10 @@
 // from a file or URL, and the one-screen summary printed by `--check`.
 import { readFile } from "node:fs/promises";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { parseDuration } from "./duration";
+import { checkEnvironment } from "./environment";
 import { validateConfig } from "./schema";
+import { UDP_DEFAULT_IDLE_TIMEOUT } from "./schema/server";
 import { ConfigError, type ConfigSource, type LbConfig } from "./types";
 
 /** How long `from-url` waits for the whole response. */
@@ -231,7 +234,17 @@ export async function loadConfig(
   const text = await readSource(source);
   const raw = parseConfigText(text, source.format, { envSubst: opts.envSubst });
   const { config, warnings } = validateConfig(raw);
-  return { config, warnings, text };
+  const env = await checkEnvironment(config);
+  if (env.errors.length > 0) throw new ConfigError(env.errors);
+  return { config, warnings: [...warnings, ...env.warnings], text };
+}
+
+/** The UDP session idle timeout a server runs with, and where it comes from. */
+function udpIdle(s: LbConfig["servers"][string]): string {
+  const set = (d: string): boolean => parseDuration(d) > 0;
+  if (set(s.client_idle_timeout)) return `${s.client_idle_timeout} (client_idle_timeout)`;
+  if (set(s.backend_idle_timeout)) return `${s.backend_idle_timeout} (backend_idle_timeout)`;
+  return `${UDP_DEFAULT_IDLE_TIMEOUT} (default; set client_idle_timeout to change)`;
 }
 
 /** A one-screen description of a validated configuration, for `--check`. Ends with "\n". */
@@ -260,6 +273,7 @@ export function summarizeConfig(config: LbConfig): string {
       `discovery=${discovery}`,
       `healthcheck=${s.healthcheck.kind}`,
       `access=${access}`,
+      ...(s.protocol === "udp" ? [`udp_idle=${udpIdle(s)}`] : []),
     ];
   });
   const widths = rows.reduce<number[]>(

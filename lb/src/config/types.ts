@@ -20,15 +20,54 @@ export interface ApiConfig {
   enabled: boolean;
   /** host:port, default ":8888". */
   bind: string;
-  /** Default false. */
+  /**
+   * Default false. true answers CORS preflights, but only for the origins in `cors_origins`
+   * (gobetween echoed every origin, with credentials).
+   */
   cors: boolean;
-  basic_auth?: { login: string; password: string };
+  /**
+   * geoswarm extension: origins ("https://ops.example.com") allowed to call the API from a
+   * browser when `cors` is true. Default []: every cross-origin request is refused (403).
+   */
+  cors_origins?: string[];
+  /**
+   * geoswarm extension: Host header names the API answers to, besides IP literals and
+   * "localhost". Default []. "*" accepts any name (turns the DNS-rebinding check off).
+   */
+  hosts?: string[];
+  /** `password_file` is read at load time into `password` (its path is kept). */
+  basic_auth?: BasicAuth;
   tls?: { cert_path: string; key_path: string };
   /**
    * geoswarm extension: serve the API on a non-loopback address without basic auth.
    * Default false: the balancer refuses to start in that case.
    */
   allow_unauthenticated?: boolean;
+  /**
+   * geoswarm extension: let API clients create servers with exec discovery or exec
+   * healthchecks (commands run as the balancer's user). Default false: 403.
+   */
+  allow_exec?: boolean;
+  /**
+   * geoswarm extension: let API clients point discovery at link-local addresses (169.254.0.0/16,
+   * fe80::/10, cloud metadata). Default false: 403.
+   */
+  allow_link_local_discovery?: boolean;
+  /** geoswarm extension: most servers the API may add (all servers count). Default 256. */
+  max_servers?: number;
+  /** geoswarm extension: longest time to receive one request, headers and body. Default "10s". */
+  request_timeout?: string;
+  /** geoswarm extension: most concurrent API connections. Default 64. */
+  max_connections?: number;
+}
+
+/** Basic auth credentials; exactly one of `password`, `password_file` is written in the config. */
+export interface BasicAuth {
+  login: string;
+  /** The password (read from `password_file` when that is set). */
+  password: string;
+  /** geoswarm extension: a file holding the password (trailing newline ignored). */
+  password_file?: string;
 }
 
 export interface MetricsConfig {
@@ -36,6 +75,8 @@ export interface MetricsConfig {
   enabled: boolean;
   /** host:port, default ":9284". */
   bind: string;
+  /** geoswarm extension: basic auth on /metrics. Default none. */
+  basic_auth?: BasicAuth;
 }
 
 /** Keys of [defaults]; copied into each server that does not set them. */

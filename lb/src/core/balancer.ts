@@ -1,6 +1,8 @@
 // The running balancer: owns every server, applies API changes and reloads, and keeps the API
 // overlay durable. All changes go through one queue, so they apply (and persist) in order.
 import { loadConfig, parseDuration } from "../config";
+import { isLoopbackHost, isWildcardHost, parseHostPort } from "../config/address";
+import { DEFAULT_MAX_SERVERS } from "../config/schema/sections";
 import { ConfigError, type ConfigSource, type LbConfig, type ServerConfig } from "../config/types";
 import type { Logger } from "../log/logger";
 import { applyOverlay, type Overlay, StateStore } from "../state/store";
@@ -10,7 +12,7 @@ import { Server, sameJson } from "./server";
 /** A change refused for a reason the client can fix; `status` is the HTTP status to answer. */
 export class ChangeError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409,
+    readonly status: 400 | 403 | 404 | 409,
     message: string,
     /** Field-level problems, when there are several (validation); else empty. */
     readonly problems: string[] = [],
@@ -34,8 +36,19 @@ export interface BalancerOptions {
   workers?: WorkerPool;
 }
 
+/** A server kept in the state file that could not start (its bind is taken, for example). */
+export interface FailedServer {
+  config: ServerConfig;
+  error: string;
+}
+
 export class Balancer {
   readonly servers = new Map<string, Server>();
+  /**
+   * Servers from the state file that could not start. They keep their data (state file, GET) so
+   * that a PUT can fix them or a DELETE remove them; everything else runs.
+   */
+  readonly failed = new Map<string, FailedServer>();
   /** Servers removed by the API or a reload, still draining their connections. */
   private readonly draining = new Set<Server>();
   readonly startTime = new Date();
@@ -85,12 +98,31 @@ export class Balancer {
       this.overlay = state.overlay;
     }
     const effective = applyOverlay(this.fileServers, this.overlay);
+    // The config file's servers first: they were checked together with the API's listeners, and
+    // a failure among them is the operator's to fix (exit, systemd shows why).
     for (const [name, cfg] of Object.entries(effective)) {
+      if (this.overlay.has(name)) continue;
       try {
         await this.startServer(name, cfg);
       } catch (err) {
         await this.stop(0);
         throw new Error(`servers.${name}: cannot start: ${(err as Error).message}`);
+      }
+    }
+    // Then the API's: one that collides with the file's servers or the API itself is reported
+    // as failed instead of crash-looping the whole balancer under Restart=always.
+    for (const [name, cfg] of Object.entries(effective)) {
+      if (!this.overlay.has(name)) continue;
+      try {
+        this.checkBindFree(name, cfg);
+        await this.startServer(name, cfg);
+      } catch (err) {
+        const error = (err as Error).message;
+        this.failed.set(name, { config: cfg, error });
+        this.log.error(
+          { server: name, bind: cfg.bind, err: error },
+          "server from the state file not started; PUT a new bind or DELETE it",
+        );
       }
     }
     this.refreshConfig();
@@ -130,6 +162,7 @@ export class Balancer {
   private refreshConfig(): void {
     const servers: Record<string, ServerConfig> = {};
     for (const [name, s] of this.servers) servers[name] = s.config;
+    for (const [name, f] of this.failed) servers[name] = f.config;
     this._config = { ...this._config, servers };
   }
 
@@ -159,7 +192,7 @@ export class Balancer {
       ["api", this._config.api],
       ["metrics", this._config.metrics],
     ] as const) {
-      if (section.enabled && cfg.protocol === "tcp" && section.bind === cfg.bind) {
+      if (section.enabled && cfg.protocol === "tcp" && samePort(section.bind, cfg.bind)) {
         throw new ChangeError(409, `bind: ${cfg.bind} is used by the ${what} listener`);
       }
     }
@@ -168,8 +201,15 @@ export class Balancer {
   /** Creates a server (POST /servers/:name). 409 when the name or the bind is taken. */
   create(name: string, cfg: ServerConfig): Promise<void> {
     return this.serialize(async () => {
-      if (this.servers.has(name))
+      if (this.servers.has(name) || this.failed.has(name))
         throw new ChangeError(409, `name: server "${name}" already exists`);
+      const max = this._config.api.max_servers ?? DEFAULT_MAX_SERVERS;
+      if (this.servers.size + this.failed.size >= max) {
+        throw new ChangeError(
+          403,
+          `servers: this balancer already has ${max} servers, the most api.max_servers allows; delete one or raise api.max_servers in the config file`,
+        );
+      }
       this.checkBindFree(name, cfg);
       try {
         await this.startServer(name, cfg);
@@ -190,6 +230,7 @@ export class Balancer {
   /** Updates a server in place (PUT /servers/:name). */
   update(name: string, cfg: ServerConfig): Promise<void> {
     return this.serialize(async () => {
+      if (this.failed.has(name)) return this.restartFailed(name, cfg);
       const server = this.servers.get(name);
       if (!server) throw new ChangeError(404, `server "${name}" does not exist`);
       this.checkBindFree(name, cfg);
@@ -215,19 +256,44 @@ export class Balancer {
   delete(name: string): Promise<void> {
     return this.serialize(async () => {
       const server = this.servers.get(name);
-      if (!server) throw new ChangeError(404, `server "${name}" does not exist`);
+      const failed = this.failed.get(name);
+      if (!server && !failed) throw new ChangeError(404, `server "${name}" does not exist`);
       const hadOverlay = this.overlay.get(name);
       // A tombstone only matters for a server the config file defines.
-      if (name in this.fileServers) this.overlay.set(name, null);
+      if (Object.hasOwn(this.fileServers, name)) this.overlay.set(name, null);
       else this.overlay.delete(name);
       await this.persistOrUndo(async () => {
         if (hadOverlay === undefined) this.overlay.delete(name);
         else this.overlay.set(name, hadOverlay);
       });
-      this.retire(name, server);
+      if (server) this.retire(name, server);
+      this.failed.delete(name);
       this.refreshConfig();
       this.log.info({ server: name }, "server deleted through the API");
     });
+  }
+
+  /** PUT on a server that failed at start: a new config is started like a new server. */
+  private async restartFailed(name: string, cfg: ServerConfig): Promise<void> {
+    this.checkBindFree(name, cfg);
+    try {
+      await this.startServer(name, cfg);
+    } catch (err) {
+      throw bindError(cfg, err as NodeJS.ErrnoException);
+    }
+    const previous = this.failed.get(name) as FailedServer;
+    const hadOverlay = this.overlay.get(name);
+    this.failed.delete(name);
+    this.overlay.set(name, cfg);
+    await this.persistOrUndo(async () => {
+      if (hadOverlay === undefined) this.overlay.delete(name);
+      else this.overlay.set(name, hadOverlay);
+      await this.servers.get(name)?.stop(0);
+      this.servers.delete(name);
+      this.failed.set(name, previous);
+    });
+    this.refreshConfig();
+    this.log.info({ server: name }, "failed server started through the API");
   }
 
   private async persistOrUndo(undo: () => Promise<void>): Promise<void> {
@@ -276,16 +342,20 @@ export class Balancer {
       const desired = applyOverlay(this.fileServers, this.overlay);
       const result: ReloadResult = { added: [], updated: [], removed: [], unchanged: [] };
       for (const [name, server] of [...this.servers]) {
-        if (!(name in desired)) {
+        if (!Object.hasOwn(desired, name)) {
           this.retire(name, server);
           result.removed.push(name);
         }
+      }
+      for (const name of [...this.failed.keys()]) {
+        if (!Object.hasOwn(desired, name)) this.failed.delete(name);
       }
       for (const [name, cfg] of Object.entries(desired)) {
         const server = this.servers.get(name);
         try {
           if (!server) {
             await this.startServer(name, cfg);
+            this.failed.delete(name);
             result.added.push(name);
           } else if (!sameJson(server.config, cfg)) {
             await server.update(cfg);
@@ -305,6 +375,21 @@ export class Balancer {
       return result;
     });
   }
+}
+
+/** Whether two TCP binds would take the same socket (same port; equal, wildcard or loopback). */
+function samePort(a: string, b: string): boolean {
+  const ha = parseHostPort(a, true);
+  const hb = parseHostPort(b, true);
+  if (!ha || !hb || ha.port === 0 || ha.port !== hb.port) return false;
+  const x = ha.host.toLowerCase();
+  const y = hb.host.toLowerCase();
+  return (
+    x === y ||
+    isWildcardHost(x) ||
+    isWildcardHost(y) ||
+    (isLoopbackHost(x) && isLoopbackHost(y) && (x === "localhost" || y === "localhost"))
+  );
 }
 
 function bindError(cfg: ServerConfig, err: NodeJS.ErrnoException): Error {

@@ -2,6 +2,7 @@
 // healthchecks. Data flows one way: discovery → table ← healthchecks; front end → table.
 import { createStrategy } from "../balance";
 import { joinHostPort, parseDuration, parseHostPort } from "../config";
+import { UDP_DEFAULT_IDLE_TIMEOUT } from "../config/schema/server";
 import type { ServerConfig } from "../config/types";
 import { createDiscovery } from "../discovery";
 import type { DiscoveryRunner } from "../discovery/runner";
@@ -51,12 +52,20 @@ export function splitBind(bind: string): { host: string; port: number } {
   return hp;
 }
 
+/** The client idle timeout a server runs with: UDP sessions always end (udpIdleDefault). */
+export function effectiveClientIdleMs(cfg: ServerConfig): number {
+  const client = parseDuration(cfg.client_idle_timeout);
+  if (cfg.protocol !== "udp" || client > 0 || parseDuration(cfg.backend_idle_timeout) > 0)
+    return client;
+  return parseDuration(UDP_DEFAULT_IDLE_TIMEOUT);
+}
+
 export function frontendSettings(cfg: ServerConfig): FrontendSettings {
   return {
     maxConnections: cfg.max_connections,
     connectTimeoutMs: parseDuration(cfg.backend_connection_timeout),
     retries: cfg.backend_connection_retries,
-    clientIdleMs: parseDuration(cfg.client_idle_timeout),
+    clientIdleMs: effectiveClientIdleMs(cfg),
     backendIdleMs: parseDuration(cfg.backend_idle_timeout),
     proxyProtocol: cfg.proxy_protocol?.version ?? null,
     access: cfg.access ? new AccessList(cfg.access) : null,
@@ -213,17 +222,40 @@ export class Server {
   /**
    * Applies a new configuration in place. Established connections are untouched: backends that
    * remain keep their connections and counters, removed ones linger until their connections end.
-   * A changed bind or protocol binds the new listener first (a failure leaves the server as it
-   * was) and drains the old one.
+   * Every new part (discovery, healthcheck, listener) is built before anything is switched, so a
+   * failure (a bad pattern, a taken bind) rejects and leaves the server exactly as it was. A
+   * changed bind or protocol binds the new listener first and drains the old one.
    */
   async update(next: ServerConfig, replicaBind?: { host: string; port: number }): Promise<void> {
     const prev = this._config;
-    if (replicaBind && this.opts.replica) this.opts.replica = replicaBind;
+    const owner = !this.opts.replica;
+    const healthcheckChanged = owner && !sameJson(next.healthcheck, prev.healthcheck);
+    const discoveryChanged = owner && !sameJson(next.discovery, prev.discovery);
+    const settings = frontendSettings(next);
+    const healthcheck = healthcheckChanged ? this.createHealthcheck(next) : undefined;
+    let discovery: DiscoveryRunner | undefined;
+    try {
+      discovery = discoveryChanged ? this.createDiscovery(next) : undefined;
+    } catch (err) {
+      healthcheck?.stop();
+      throw err;
+    }
     const rebind = next.bind !== prev.bind || next.protocol !== prev.protocol;
+    let frontend: TcpFrontend | UdpFrontend | undefined;
     if (rebind && this.state === "running") {
-      const frontend = this.createFrontend(next);
-      const { host, port } = this.bindOf(next);
-      await frontend.listen(host, port, this.reusePort);
+      frontend = this.createFrontend(next);
+      try {
+        const { host, port } = replicaBind ?? this.bindOf(next);
+        await frontend.listen(host, port, this.reusePort);
+      } catch (err) {
+        healthcheck?.stop();
+        discovery?.stop();
+        throw err;
+      }
+    }
+    // Nothing below can fail: the switch.
+    if (replicaBind && this.opts.replica) this.opts.replica = replicaBind;
+    if (frontend) {
       const old = this.frontend;
       this.frontend = frontend;
       this.retired.add(old);
@@ -233,20 +265,20 @@ export class Server {
       });
     }
     this._config = next;
-    this.settings = frontendSettings(next);
+    this.settings = settings;
     if (next.balance !== prev.balance) this.table.setStrategy(createStrategy(next.balance));
-    if (!this.opts.replica && !sameJson(next.healthcheck, prev.healthcheck)) {
+    if (healthcheck) {
       this.healthcheck?.stop();
       this.table.setInitialLive(initialLive(next));
       if (next.healthcheck.kind === "none")
         for (const b of this.table.backends) this.table.setLive(b.key, true);
-      this.healthcheck = this.createHealthcheck(next);
-      if (this.state === "running") this.healthcheck.sync(this.table.backends);
+      this.healthcheck = healthcheck;
+      if (this.state === "running") healthcheck.sync(this.table.backends);
     }
-    if (!this.opts.replica && !sameJson(next.discovery, prev.discovery)) {
+    if (discovery) {
       this.discovery?.stop();
-      this.discovery = this.createDiscovery(next);
-      if (this.state === "running") this.discovery.start();
+      this.discovery = discovery;
+      if (this.state === "running") discovery.start();
     }
     await this.opts.workers?.updated(this);
     this.log.info({ rebind }, "server updated in place");

@@ -14,7 +14,7 @@
 import { bracketHost, parseConsulHost } from "../config";
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
-import { type HttpTarget, httpGetOk, keepAliveAgent } from "./http";
+import { type HttpTarget, httpGetOk, keepAliveAgent, parseJsonBody } from "./http";
 import { Notes } from "./notes";
 import type { DiscoverySource } from "./runner";
 
@@ -68,12 +68,7 @@ export function consulSource(
     return q ? `${base}?${q}` : base;
   };
   const parse = (body: Buffer): BackendSpec[] => {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(body.toString("utf8"));
-    } catch (err) {
-      throw new Error(`consul ${base}: body is not JSON (${(err as Error).message})`);
-    }
+    const doc = parseJsonBody(body, `consul ${base}`);
     if (!Array.isArray(doc)) throw new Error(`consul ${base}: expected a JSON array`);
     notes.begin();
     const out: BackendSpec[] = [];

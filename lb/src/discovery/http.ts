@@ -140,7 +140,19 @@ export async function httpGet(
   });
 }
 
-/** GETs `path` and rejects unless the status is 2xx (the error quotes the start of the body). */
+/**
+ * Parses a JSON body. The error gives the body's size, never its text: a discovery URL may point
+ * at something secret, and errors are logged and shown by the API.
+ */
+export function parseJsonBody(body: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new Error(`${what}: body is not JSON (${body.length} bytes, not quoted)`);
+  }
+}
+
+/** GETs `path` and rejects unless the status is 2xx (the error gives the status, not the body). */
 export async function httpGetOk(
   target: HttpTarget,
   path: string,
@@ -149,10 +161,7 @@ export async function httpGetOk(
 ): Promise<HttpResponse> {
   const res = await httpGet(target, path, signal, headers);
   if (res.status < 200 || res.status > 299) {
-    const text = res.body.toString("utf8", 0, Math.min(res.body.length, 200)).trim();
-    throw new Error(
-      `${describe(target, path)}: HTTP ${res.status}${text ? `: ${text.replace(/\s+/g, " ")}` : ""}`,
-    );
+    throw new Error(`${describe(target, path)}: HTTP ${res.status} (${res.body.length} bytes)`);
   }
   return res;
 }

@@ -6,29 +6,15 @@
 //   weight, priority, max_connections: non-negative numbers (truncated), else the default 1/1/0;
 //   sni: a string, else "".
 // Unlike gobetween a non-2xx status is a failed fetch (an error page is not a backend list).
+import { parseJsonPath, type Step } from "../config/json-path";
+
+export { parseJsonPath };
+
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
-import { httpGetOk, targetFromUrl } from "./http";
+import { httpGetOk, parseJsonBody, targetFromUrl } from "./http";
 import { Notes } from "./notes";
 import type { Fetcher } from "./runner";
-
-type Step = string | number;
-
-/** Parses "a.b[0].c" into ["a", "b", 0, "c"]; throws on malformed paths. */
-export function parseJsonPath(pattern: string): Step[] {
-  const steps: Step[] = [];
-  const re = /\.?([^.[\]]+)|\[(\d+)\]/gy;
-  let pos = 0;
-  while (pos < pattern.length) {
-    re.lastIndex = pos;
-    const m = re.exec(pattern);
-    if (!m) throw new Error(`invalid path ${JSON.stringify(pattern)} at offset ${pos}`);
-    steps.push(m[1] !== undefined ? m[1] : Number(m[2]));
-    pos = re.lastIndex;
-  }
-  if (steps.length === 0) throw new Error("empty path");
-  return steps;
-}
 
 export function evalJsonPath(value: unknown, steps: Step[]): unknown {
   let cur = value;
@@ -38,7 +24,8 @@ export function evalJsonPath(value: unknown, steps: Step[]): unknown {
       cur = cur[step];
     } else {
       if (cur === null || typeof cur !== "object" || Array.isArray(cur)) return undefined;
-      cur = (cur as Record<string, unknown>)[step];
+      // Own keys only: "constructor" or "__proto__" must not reach Object.prototype.
+      cur = Object.hasOwn(cur, step) ? (cur as Record<string, unknown>)[step] : undefined;
     }
   }
   return cur;
@@ -63,12 +50,7 @@ export function jsonFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
   const notes = new Notes(log);
   return async (signal) => {
     const res = await httpGetOk(target, path, signal);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(res.body.toString("utf8"));
-    } catch (err) {
-      throw new Error(`json_endpoint ${url}: body is not JSON (${(err as Error).message})`);
-    }
+    const doc = parseJsonBody(res.body, `json_endpoint ${url}`);
     if (!Array.isArray(doc)) {
       throw new Error(`json_endpoint ${url}: expected a JSON array, got ${kindOf(doc)}`);
     }
@@ -77,6 +59,13 @@ export function jsonFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
     notes.end();
     return out;
   };
+}
+
+/** A fetched value as errors show it: its type and size, never its text (it may be secret). */
+function describeValue(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (typeof v === "string") return `a string of ${v.length} characters`;
+  return kindOf(v);
 }
 
 function kindOf(v: unknown): string {
@@ -97,14 +86,14 @@ function backendFrom(
   const host = get("host");
   if (typeof host !== "string" || host === "" || /\s/.test(host)) {
     throw new Error(
-      `${where}: json_host_pattern ${JSON.stringify(paths.host.pattern)} gave ${JSON.stringify(host) ?? "nothing"}, expected a host name or address`,
+      `${where}: json_host_pattern ${JSON.stringify(paths.host.pattern)} gave ${describeValue(host)}, expected a host name or address`,
     );
   }
   const rawPort = get("port");
   const port = typeof rawPort === "string" && /^\d+$/.test(rawPort) ? Number(rawPort) : rawPort;
   if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new Error(
-      `${where}: json_port_pattern ${JSON.stringify(paths.port.pattern)} gave ${JSON.stringify(rawPort) ?? "nothing"}, expected a port 1-65535`,
+      `${where}: json_port_pattern ${JSON.stringify(paths.port.pattern)} gave ${describeValue(rawPort)}, expected a port 1-65535`,
     );
   }
   const num = (f: "weight" | "priority" | "max_connections", dflt: number): number => {
@@ -112,7 +101,13 @@ function backendFrom(
     if (v === undefined || v === null) return dflt;
     if (typeof v === "number" && Number.isFinite(v) && v >= 0) return Math.trunc(v);
     notes.note(
-      { element: i, field: f, value: v, expected: "a non-negative number", used: dflt },
+      {
+        element: i,
+        field: f,
+        got: describeValue(v),
+        expected: "a non-negative number",
+        used: dflt,
+      },
       "json discovery: invalid value replaced by the default",
     );
     return dflt;

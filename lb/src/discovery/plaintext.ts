@@ -1,9 +1,9 @@
 // "plaintext": GET `plaintext_endpoint`; every trimmed line of the body is matched against
-// `plaintext_regex_pattern` (Go RE2 syntax; default: the backend-line grammar) and its named groups
+// `plaintext_regex_pattern` (RE2 syntax, run on re2js; default: the backend-line grammar) and its named groups
 // host, port, weight, priority, max_connections, sni make a backend. Lines that do not match are
 // ignored; lines that match with an unusable port or number are skipped with a warning. Unlike
 // gobetween, a non-2xx status is a failed fetch and a bad pattern is a config error, not a panic.
-import { compileGoRegexp, DEFAULT_BACKEND_PATTERN } from "../config";
+import { compileRe2, DEFAULT_BACKEND_PATTERN, type Re2 } from "../config";
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
 import { httpGetOk, targetFromUrl } from "./http";
@@ -14,9 +14,9 @@ export function plaintextFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
   const url = cfg.plaintext_endpoint as string;
   const { target, path } = targetFromUrl(url);
   const pattern = (cfg.plaintext_regex_pattern as string | undefined) ?? DEFAULT_BACKEND_PATTERN;
-  let re: RegExp;
+  let re: Re2;
   try {
-    re = compileGoRegexp(pattern);
+    re = compileRe2(pattern);
   } catch (err) {
     throw new Error(`discovery.plaintext_regex_pattern: ${(err as Error).message}`);
   }
@@ -25,13 +25,16 @@ export function plaintextFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
     const res = await httpGetOk(target, path, signal);
     notes.begin();
     const out: BackendSpec[] = [];
-    for (const raw of res.body.toString("utf8").split("\n")) {
-      const line = raw.trim();
+    const lines = res.body.toString("utf8").split("\n");
+    for (let n = 0; n < lines.length; n++) {
+      const line = lines[n].trim();
       if (line === "") continue;
-      const g = re.exec(line)?.groups;
+      const g = re.exec(line);
       if (!g) continue;
-      const problem = (field: string, value: unknown, expected: string): void =>
-        notes.note({ line, field, value, expected }, "plaintext discovery: line skipped");
+      // The line number, never the text: the body may hold secrets (a discovery URL pointed at
+      // a metadata service), and logs travel further than the balancer.
+      const problem = (field: string, _value: unknown, expected: string): void =>
+        notes.note({ line: n + 1, field, expected }, "plaintext discovery: line skipped");
       const port = Number(g.port);
       if (!/^\d+$/.test(g.port ?? "") || port < 1 || port > 65535) {
         problem("port", g.port, "a port 1-65535");

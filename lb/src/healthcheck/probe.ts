@@ -2,7 +2,7 @@
 //   N = probe_recv_len if > 0, else the byte length of the decoded probe_recv.
 //   starts_with (default): healthy iff the N bytes equal the decoded probe_recv.
 //   regexp: healthy iff the regular expression probe_recv (not unescaped) matches the N bytes
-//   decoded as UTF-8 (unanchored; RE2 syntax translated by config/go-regexp).
+//   decoded as UTF-8 (unanchored; RE2 syntax, linear-time matching: config/re2).
 // Any connect / write / read error, a close before N bytes, or the timeout → unhealthy.
 // The timeout bounds the whole check (gobetween applies it to connect, write and read separately).
 // For UDP the reply may arrive in several datagrams totalling N bytes; extra bytes are ignored.
@@ -11,8 +11,8 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns";
 import { connect, isIP } from "node:net";
 import { unbracketHost } from "../config";
-import { compileGoRegexp } from "../config/go-regexp";
 import { decodeGoString } from "../config/go-string";
+import { compileRe2 } from "../config/re2";
 import type { HealthcheckConfig } from "../config/types";
 import { type CheckResult, type HealthCheck, settleOnce } from "./check";
 
@@ -31,7 +31,7 @@ export function probeSpec(cfg: HealthcheckConfig): ProbeSpec {
   if (strategy === "regexp") {
     const recvLen = cfg.probe_recv_len ?? 0;
     if (!(recvLen > 0)) throw new Error("probe_recv_len must be > 0 with probe_strategy regexp");
-    const re = compileGoRegexp(cfg.probe_recv ?? "");
+    const re = compileRe2(cfg.probe_recv ?? "");
     return { protocol, send, recvLen, matches: (reply) => re.test(reply.toString("utf8")) };
   }
   const expected = decodeGoString(cfg.probe_recv ?? "");

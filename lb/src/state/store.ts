@@ -7,10 +7,11 @@
 // API changes win. Every write is atomic (temp file, fsync, rename, fsync of the folder), so a
 // kill -9 at any moment leaves either the old or the new state, and a write is acknowledged only
 // after it is durable.
-import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { constants, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { mkdir, open, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { validateServer } from "../config";
+import { serverNameProblem, validateServer } from "../config";
 import type { ConnectionOptions, ServerConfig } from "../config/types";
 
 export const STATE_VERSION = 1;
@@ -61,6 +62,12 @@ export class StateStore {
         problems.push(`servers: expected an object, got ${JSON.stringify(d.servers)}`);
       } else {
         for (const [name, raw] of Object.entries(d.servers as Record<string, unknown>)) {
+          // The file is trusted no more than the API: a name the API refuses never loads.
+          const badName = serverNameProblem(name);
+          if (badName) {
+            problems.push(`servers[${JSON.stringify(name)}]: ${badName}`);
+            continue;
+          }
           if (raw === null) {
             overlay.set(name, null);
             continue;
@@ -104,8 +111,17 @@ export class StateStore {
     const doc = { version: STATE_VERSION, servers: Object.fromEntries(overlay) };
     const dir = dirname(this.path);
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${basename(this.path)}.tmp-${process.pid}`);
-    const file = await open(tmp, "w", 0o600);
+    // Unpredictable, created exclusively and never through a symlink: a link planted under a
+    // guessable name would otherwise make this write (secrets included) land in another file.
+    const tmp = join(
+      dir,
+      `.${basename(this.path)}.tmp-${process.pid}-${randomBytes(8).toString("hex")}`,
+    );
+    const file = await open(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       await file.writeFile(`${JSON.stringify(doc, null, 2)}\n`);
       await file.sync();

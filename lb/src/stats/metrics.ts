@@ -3,6 +3,8 @@
 // Values are read from the servers at scrape time: nothing on the data path.
 import { createServer, type Server as HttpServer } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { credentialsMatch } from "../api/credentials";
+import type { BasicAuth } from "../config/types";
 import type { Backend } from "../core/backend";
 import type { Balancer } from "../core/balancer";
 import type { Server } from "../core/server";
@@ -40,6 +42,13 @@ function perBackend(b: Balancer, f: (backend: Backend) => number): Sample[] {
 }
 
 const FAMILIES: Family[] = [
+  {
+    name: "geoswarm_lb_server_failed",
+    help: "1 for a server from the state file that could not start (see GET /servers/:name)",
+    type: "gauge",
+    labelNames: SERVER,
+    read: (b) => [...b.failed.keys()].map((name) => ({ labels: { server: name }, value: 1 })),
+  },
   // gobetween names (gauges, even the *_total ones, as gobetween exports them)
   {
     name: "gobetween_server_count",
@@ -215,13 +224,38 @@ export function createMetricsRegistry(balancer: Balancer): Registry {
 }
 
 /** Serves GET /metrics on `host:port`; `beforeScrape` brings the numbers up to date. */
+/** True when an Authorization header carries these Basic credentials (constant time). */
+function authorized(header: string | undefined, auth: BasicAuth): boolean {
+  const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? "");
+  if (!m) return false;
+  const decoded = Buffer.from(m[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return false;
+  return credentialsMatch(decoded.slice(0, colon), decoded.slice(colon + 1), auth);
+}
+
 export async function startMetricsServer(
   registry: Registry,
   host: string,
   port: number,
   beforeScrape: () => Promise<void> = () => Promise.resolve(),
+  auth?: BasicAuth,
 ): Promise<HttpServer> {
+  if (auth?.password_file !== undefined && auth.password === "") {
+    throw new Error(
+      "metrics.basic_auth.password_file was not read (load the config with loadConfig)",
+    );
+  }
   const server = createServer((req, res) => {
+    if (auth && !authorized(req.headers.authorization, auth)) {
+      res
+        .writeHead(401, {
+          "content-type": "text/plain",
+          "www-authenticate": 'Basic realm="metrics"',
+        })
+        .end("unauthorized\n");
+      return;
+    }
     if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found\n");
       return;

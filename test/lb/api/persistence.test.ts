@@ -29,7 +29,7 @@ async function start(
   const path = join(dir, "lb.toml");
   writeFileSync(
     path,
-    `[api]\nenabled = true\nbind = "127.0.0.1:${apiPort}"\n[api.basic_auth]\nlogin = "${AUTH.login}"\npassword = "${AUTH.password}"\n[state]\npath = "${join(dir, "state", "servers.json")}"\n${fileServers}`,
+    `[api]\nenabled = true\nbind = "127.0.0.1:${apiPort}"\nmax_servers = 4096\n[api.basic_auth]\nlogin = "${AUTH.login}"\npassword = "${AUTH.password}"\n[state]\npath = "${join(dir, "state", "servers.json")}"\n${fileServers}`,
   );
   const proc = await startLbProcess(["-c", path]);
   procs.push(proc);

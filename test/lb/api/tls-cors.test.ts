@@ -73,8 +73,12 @@ describe("api tls", () => {
 });
 
 describe("api cors", () => {
-  it("answers preflights and tags responses when cors = true", async () => {
-    const lb = await startWithApi(NO_SERVERS, "", "cors = true");
+  it("answers preflights and tags responses for the origins in cors_origins", async () => {
+    const lb = await startWithApi(
+      NO_SERVERS,
+      "",
+      'cors = true\ncors_origins = ["http://ui.example"]',
+    );
     try {
       const pre = await fetch(`${lb.base}/servers/x`, {
         method: "OPTIONS",
@@ -95,6 +99,28 @@ describe("api cors", () => {
         headers: { origin: "http://ui.example", authorization: AUTH_HEADER },
       });
       expect(get.headers.get("access-control-allow-origin")).toBe("http://ui.example");
+      // Any other origin: refused before auth, and never echoed.
+      const other = await fetch(`${lb.base}/servers`, {
+        headers: { origin: "http://evil.example", authorization: AUTH_HEADER },
+      });
+      expect(other.status).toBe(403);
+      expect(other.headers.get("access-control-allow-origin")).toBeNull();
+      expect(await other.text()).toContain("api.cors_origins");
+    } finally {
+      await lb.stop(0);
+    }
+  });
+
+  it("cors = true without cors_origins echoes no origin and refuses cross-origin calls", async () => {
+    const lb = await startWithApi(NO_SERVERS, "", "cors = true");
+    try {
+      const pre = await fetch(`${lb.base}/servers/x`, {
+        method: "OPTIONS",
+        headers: { origin: "http://ui.example", "access-control-request-method": "POST" },
+      });
+      expect(pre.status).toBe(403);
+      expect(pre.headers.get("access-control-allow-origin")).toBeNull();
+      expect(pre.headers.get("access-control-allow-credentials")).toBeNull();
     } finally {
       await lb.stop(0);
     }

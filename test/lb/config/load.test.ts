@@ -116,7 +116,9 @@ describe("parseConfigText", () => {
     const fromToml = validateConfig(parseConfigText(TOML, "toml", { envSubst: true, env }));
     const fromJson = validateConfig(parseConfigText(JSON_TEXT, "json", { envSubst: true, env }));
     expect(fromJson).toEqual(fromToml);
-    expect(fromToml.warnings).toEqual([]);
+    expect(fromToml.warnings).toEqual([
+      "servers.web.max_connections: 10 with no client_idle_timeout: idle clients can hold every slot forever; set client_idle_timeout (on the server or in [defaults])",
+    ]);
     expect(fromToml.config.api.basic_auth).toEqual({ login: "admin", password: "s3cret" });
     expect(fromToml.config.servers.web.healthcheck.probe_send).toBe("PING\\r\\n");
     expect(fromToml.config.servers.dns.discovery).toMatchObject({
@@ -295,7 +297,7 @@ describe("examples", () => {
       "api: 127.0.0.1:8888 (basic auth, http)",
       "metrics: disabled",
       "servers: 2",
-      "  dns  udp  :5353         balance=weight     discovery=consul               healthcheck=none   access=allow all",
+      "  dns  udp  :5353         balance=weight     discovery=consul               healthcheck=none   access=allow all       udp_idle=1s (backend_idle_timeout)",
       "  web  tcp  0.0.0.0:3000  balance=leastconn  discovery=static (2 backends)  healthcheck=probe  access=deny + 2 rules",
       "",
     ]);

@@ -230,13 +230,6 @@ describe("validateConfig: bad configurations (exact messages)", () => {
       ['servers.dns.proxy_protocol: only supported with protocol "tcp", got protocol "udp"'],
     ],
     [
-      "udp without any session limit",
-      '[servers.dns]\nbind = ":53"\nprotocol = "udp"\n[servers.dns.discovery]\nkind = "static"\nstatic_list = ["a:1"]',
-      [
-        'servers.dns.protocol: "udp" requires at least one of client_idle_timeout, backend_idle_timeout (on the server or in [defaults]), udp.max_requests, udp.max_responses, so that sessions end',
-      ],
-    ],
-    [
       "tls section",
       web('[servers.web.tls]\ncert_path = "/c.pem"\nkey_path = "/k.pem"'),
       [

@@ -18,11 +18,19 @@ export async function call(
   method: string,
   path: string,
   body?: unknown,
-  opts: { auth?: string | null; raw?: boolean } = {},
+  opts: {
+    auth?: string | null;
+    raw?: boolean;
+    /** Default "application/json" when there is a body; null sends none. */
+    contentType?: string | null;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<ApiResponse> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   const auth = opts.auth === undefined ? AUTH_HEADER : opts.auth;
   if (auth) headers.authorization = auth;
+  const contentType = opts.contentType === undefined ? "application/json" : opts.contentType;
+  if (body !== undefined && contentType !== null) headers["content-type"] = contentType;
   const res = await fetch(`${base}${path}`, {
     method,
     headers,

@@ -1,37 +1,68 @@
 // GET /servers, GET|POST|PUT|DELETE /servers/:name, GET /servers/:name/stats.
 //
-// Differences from gobetween, on purpose: an unknown server is 404 with a JSON error (gobetween:
-// 200 null); a bad body is 400 naming every field path; 409 is only for a taken name or bind.
+// gobetween's wire contract: an unknown server is `200 null` for GET, GET stats and DELETE
+// (terraform-provider-gobetween reads null as "gone" and any status >= 400 as an error), and
+// server objects always carry `sni`, `tls` and `backends_tls` (null: not supported here).
+// Differences, on purpose: a bad body is 400 naming every field path; 409 is only for a taken
+// name or bind; secrets are redacted as in /dump; exec kinds and link-local discovery addresses
+// are refused (403, api/guard.ts); unknown keys come back as `Warning: 299` headers; PUT (not in
+// gobetween) answers 404 for an unknown server.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { ConfigError, validateServer } from "../../config";
-import type { ServerConfig } from "../../config/types";
+import { ConfigError, serverNameProblem, validateServer } from "../../config";
+import type { ApiConfig, ServerConfig } from "../../config/types";
 import type { Balancer } from "../../core/balancer";
 import { sendChangeError, sendError, sendJson } from "../app";
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+import { jsonDepth, MAX_BODY_DEPTH, serverRefusal, warningHeaders } from "../guard";
+import { redactServer } from "../redact";
 
 interface NameParams {
   name: string;
 }
 
-/** Parses and validates a server body; answers 400 itself and returns undefined on failure. */
+/** A server as the API shows it: secrets redacted, gobetween's unsupported sections null. */
+export function publicServer(cfg: ServerConfig, failed?: string): Record<string, unknown> {
+  return {
+    ...redactServer(cfg),
+    sni: null,
+    tls: null,
+    backends_tls: null,
+    ...(failed !== undefined ? { failed } : {}),
+  };
+}
+
+/** Every server by name, as GET /servers and /dump show them. */
+export function publicServers(balancer: Balancer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, cfg] of Object.entries(balancer.config.servers)) {
+    out[name] = publicServer(cfg, balancer.failed.get(name)?.error);
+  }
+  return out;
+}
+
+/**
+ * Parses and validates a server body; answers itself (400, or 403 for what the API refuses)
+ * and returns undefined on failure.
+ */
 export function parseServerBody(
   balancer: Balancer,
+  api: ApiConfig,
   name: string,
   body: unknown,
   reply: FastifyReply,
 ): ServerConfig | undefined {
-  if (!NAME.test(name)) {
-    sendError(
-      reply,
-      400,
-      `name: expected 1-128 characters of letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(name)}`,
-    );
+  const badName = serverNameProblem(name);
+  if (badName) {
+    sendError(reply, 400, `name: ${badName}`);
+    return undefined;
+  }
+  const text = typeof body === "string" ? body : "";
+  if (jsonDepth(text) > MAX_BODY_DEPTH) {
+    sendError(reply, 400, `(body): expected JSON nested at most ${MAX_BODY_DEPTH} levels deep`);
     return undefined;
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof body === "string" ? body : "");
+    raw = JSON.parse(text);
   } catch (err) {
     sendError(reply, 400, `(body): expected a JSON object: ${(err as Error).message}`);
     return undefined;
@@ -44,8 +75,9 @@ export function parseServerBody(
     );
     return undefined;
   }
+  let result: { server: ServerConfig; warnings: string[] };
   try {
-    return validateServer(name, raw, balancer.config.defaults, { pathPrefix: "" }).server;
+    result = validateServer(name, raw, balancer.config.defaults, { pathPrefix: "" });
   } catch (err) {
     if (err instanceof ConfigError) {
       sendError(reply, 400, "invalid server configuration", err.problems);
@@ -54,26 +86,49 @@ export function parseServerBody(
     sendError(reply, 400, `(body): ${(err as Error).message}`);
     return undefined;
   }
+  const refusal = serverRefusal(result.server, api);
+  if (refusal) {
+    sendError(reply, 403, refusal);
+    return undefined;
+  }
+  if (result.warnings.length > 0) reply.header("warning", warningHeaders(result.warnings));
+  return result.server;
 }
 
-export function registerServerRoutes(app: FastifyInstance, balancer: Balancer): void {
+export function registerServerRoutes(
+  app: FastifyInstance,
+  balancer: Balancer,
+  api: ApiConfig,
+): void {
   const notFound = (reply: FastifyReply, name: string) =>
     sendError(reply, 404, `server "${name}" does not exist`);
 
-  app.get("/servers", (_req, reply) => sendJson(reply, 200, balancer.config.servers));
+  app.get("/servers", (_req, reply) => sendJson(reply, 200, publicServers(balancer)));
 
   app.get<{ Params: NameParams }>("/servers/:name", (req, reply) => {
-    const server = balancer.servers.get(req.params.name);
-    return server ? sendJson(reply, 200, server.config) : notFound(reply, req.params.name);
+    const name = req.params.name;
+    const cfg = balancer.servers.get(name)?.config ?? balancer.failed.get(name)?.config;
+    return sendJson(reply, 200, cfg ? publicServer(cfg, balancer.failed.get(name)?.error) : null);
   });
 
   app.get<{ Params: NameParams }>("/servers/:name/stats", (req, reply) => {
     const server = balancer.servers.get(req.params.name);
-    return server ? sendJson(reply, 200, server.stats()) : notFound(reply, req.params.name);
+    if (server) return sendJson(reply, 200, server.stats());
+    const failed = balancer.failed.get(req.params.name);
+    if (!failed) return sendJson(reply, 200, null);
+    return sendJson(reply, 200, {
+      active_connections: 0,
+      rx_total: 0,
+      tx_total: 0,
+      rx_second: 0,
+      tx_second: 0,
+      backends: [],
+      failed: failed.error,
+    });
   });
 
   app.post<{ Params: NameParams }>("/servers/:name", async (req, reply) => {
-    const cfg = parseServerBody(balancer, req.params.name, req.body, reply);
+    const cfg = parseServerBody(balancer, api, req.params.name, req.body, reply);
     if (!cfg) return reply;
     try {
       await balancer.create(req.params.name, cfg);
@@ -84,20 +139,26 @@ export function registerServerRoutes(app: FastifyInstance, balancer: Balancer): 
   });
 
   app.put<{ Params: NameParams }>("/servers/:name", async (req, reply) => {
-    if (!balancer.servers.has(req.params.name)) return notFound(reply, req.params.name);
-    const cfg = parseServerBody(balancer, req.params.name, req.body, reply);
+    const name = req.params.name;
+    if (!balancer.servers.has(name) && !balancer.failed.has(name)) return notFound(reply, name);
+    const cfg = parseServerBody(balancer, api, name, req.body, reply);
     if (!cfg) return reply;
     try {
-      await balancer.update(req.params.name, cfg);
-      return sendJson(reply, 200, balancer.servers.get(req.params.name)?.config ?? null);
+      await balancer.update(name, cfg);
+      const now = balancer.servers.get(name)?.config;
+      return sendJson(reply, 200, now ? publicServer(now) : null);
     } catch (err) {
       return sendChangeError(reply, err);
     }
   });
 
   app.delete<{ Params: NameParams }>("/servers/:name", async (req, reply) => {
+    const name = req.params.name;
+    if (!balancer.servers.has(name) && !balancer.failed.has(name)) {
+      return sendJson(reply, 200, null);
+    }
     try {
-      await balancer.delete(req.params.name);
+      await balancer.delete(name);
       return sendJson(reply, 200, null);
     } catch (err) {
       return sendChangeError(reply, err);

@@ -8,6 +8,7 @@ import { VERSION } from "../../version";
 import { sendChangeError, sendError, sendJson } from "../app";
 import { DASHBOARD_HTML } from "../dashboard";
 import { redactConfig, toTomlValue } from "../redact";
+import { publicServers } from "./servers";
 
 /** RFC 3339 with the local offset, as Go's time.Time marshals. */
 function rfc3339(d: Date): string {
@@ -40,7 +41,7 @@ export function registerSystemRoutes(app: FastifyInstance, balancer: Balancer): 
 
   app.get<{ Querystring: { format?: string } }>("/dump", (req, reply) => {
     const format = req.query.format ?? "toml";
-    const config = redactConfig(balancer.config);
+    const config = { ...redactConfig(balancer.config), servers: publicServers(balancer) };
     if (format === "json") return sendJson(reply, 200, config);
     if (format === "toml")
       return reply.type("text/plain; charset=utf-8").send(toToml(toTomlValue(config)));

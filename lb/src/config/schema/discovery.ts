@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { DOCKER_URL_SCHEMES, parseConsulHost, parseUrlHost } from "../address";
 import { BACKEND_LINE_SYNTAX, parseBackendLine } from "../backend-line";
+import { parseJsonPath } from "../json-path";
 import type { DiscoveryConfig, DiscoveryKind } from "../types";
 import { keyOwner, oneOf, regexpProblem, type Section, zHostPort, zStringList } from "./section";
 
@@ -211,12 +212,20 @@ function readDiscoveryKind(s: Section, kind: DiscoveryKind, out: DiscoveryConfig
         "json_endpoint",
         s.read("json_endpoint", zHttpUrl, "expected an http:// or https:// URL"),
       );
-      set("json_host_pattern", s.str("json_host_pattern", "host"));
-      set("json_port_pattern", s.str("json_port_pattern", "port"));
-      set("json_weight_pattern", s.str("json_weight_pattern", "weight"));
-      set("json_priority_pattern", s.str("json_priority_pattern", "priority"));
-      set("json_sni_pattern", s.str("json_sni_pattern", "sni"));
-      set("json_max_connections_pattern", s.str("json_max_connections_pattern", "max_connections"));
+      for (const field of ["host", "port", "weight", "priority", "sni", "max_connections"]) {
+        const key = `json_${field}_pattern`;
+        const path = s.str(key, field);
+        try {
+          parseJsonPath(path);
+          set(key, path);
+        } catch (err) {
+          s.invalid(
+            key,
+            `expected a path of keys and [n] indices such as "address.ip" or "ports[0]" (${(err as Error).message})`,
+            path,
+          );
+        }
+      }
       break;
     }
     case "plaintext": {

@@ -10,7 +10,7 @@
 // JSON `null` and the empty string mean "not set" (gobetween decodes both to Go's zero value,
 // and the REST API returns `null` for absent sections).
 
-import { isWildcardHost, parseHostPort } from "../address";
+import { isLoopbackHost, isWildcardHost, parseHostPort } from "../address";
 import {
   ConfigError,
   type ConnectionOptions,
@@ -29,6 +29,8 @@ import {
   readState,
 } from "./sections";
 import { readServer } from "./server";
+
+export { serverNameProblem, UDP_DEFAULT_IDLE_TIMEOUT } from "./server";
 
 /**
  * Validates one server (a `[servers.<name>]` table, or the body of `POST /servers/:name`),
@@ -60,11 +62,12 @@ function collides(a: Listener, b: Listener): boolean {
   const ha = parseHostPort(a.bind, true);
   const hb = parseHostPort(b.bind, true);
   if (!ha || !hb || ha.port === 0 || ha.port !== hb.port) return false;
-  return (
-    ha.host.toLowerCase() === hb.host.toLowerCase() ||
-    isWildcardHost(ha.host) ||
-    isWildcardHost(hb.host)
-  );
+  const a1 = ha.host.toLowerCase();
+  const b1 = hb.host.toLowerCase();
+  // "localhost" resolves to 127.0.0.1 and ::1, so it shares a port with either.
+  const localhostPair =
+    (a1 === "localhost" && isLoopbackHost(b1)) || (b1 === "localhost" && isLoopbackHost(a1));
+  return a1 === b1 || localhostPair || isWildcardHost(ha.host) || isWildcardHost(hb.host);
 }
 
 const TOP_LEVEL_IGNORED: Record<string, string> = {

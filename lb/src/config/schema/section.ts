@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { parseHostPort } from "../address";
 import { parseDurationNs } from "../duration";
-import { compileTranslated, translateGoRegexp } from "../go-regexp";
+import { compileRe2 } from "../re2";
 
 type Raw = Record<string, unknown>;
 
@@ -233,9 +233,7 @@ export function keyOwner(keys: Record<string, readonly string[]>, key: string): 
 /** Why a Go regexp does not compile or lacks required named groups, or undefined. */
 export function regexpProblem(pattern: string, groups: string[] = []): string | undefined {
   try {
-    const translated = translateGoRegexp(pattern);
-    compileTranslated(translated);
-    const names = translated.groupNames;
+    const names = compileRe2(pattern).groupNames;
     const missing = groups.filter((g) => !names.includes(g));
     if (missing.length > 0)
       return `missing named group ${missing.map((g) => `(?P<${g}>…)`).join(", ")}`;

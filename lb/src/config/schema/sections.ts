@@ -4,6 +4,7 @@
 import { isLoopbackHost, parseHostPort } from "../address";
 import type {
   ApiConfig,
+  BasicAuth,
   ConnectionOptions,
   LoggingConfig,
   LogLevel,
@@ -11,7 +12,52 @@ import type {
   ShutdownConfig,
   StateConfig,
 } from "../types";
-import { oneOf, readBind, type Section, zString } from "./section";
+import { durationOrNull, oneOf, readBind, type Section, zString, zStringList } from "./section";
+
+/** Servers the API may hold before POST answers 403 (config-file servers count too). */
+export const DEFAULT_MAX_SERVERS = 256;
+export const DEFAULT_API_MAX_CONNECTIONS = 64;
+export const DEFAULT_API_REQUEST_TIMEOUT = "10s";
+
+/** "scheme://host[:port]" exactly, as browsers send it in Origin. */
+function isOrigin(o: string): boolean {
+  try {
+    const u = new URL(o);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin === o;
+  } catch {
+    return false;
+  }
+}
+
+function readNames(s: Section, key: string, what: string, ok: (v: string) => boolean): string[] {
+  const list = s.read(key, zStringList, `expected a list of ${what}`) ?? [];
+  return list.filter((v, i) => {
+    if (ok(v)) return true;
+    s.invalid(`${key}[${i}]`, `expected ${what}`, v);
+    return false;
+  });
+}
+
+/**
+ * [api.basic_auth] / [metrics.basic_auth]: login and exactly one of password, password_file.
+ * The file is read later (config/environment.ts); `password` stays "" until then.
+ */
+function readBasicAuth(auth: Section | undefined): BasicAuth | undefined {
+  if (!auth) return undefined;
+  const login = auth.needStr("login", "the user name");
+  const password = auth.str("password");
+  const file = auth.str("password_file");
+  if (password !== undefined && file !== undefined) {
+    auth.invalid("password_file", "expected either password or password_file, not both", file);
+  } else if (password === undefined && file === undefined) {
+    auth.required("password", "the password, or password_file naming a file that holds it");
+  }
+  auth.finish();
+  if (login === undefined || (password === undefined) === (file === undefined)) return undefined;
+  return file !== undefined
+    ? { login, password: "", password_file: file }
+    : { login, password: password as string };
+}
 
 const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal"];
 
@@ -43,12 +89,33 @@ export function readApi(s: Section | undefined): ApiConfig {
   out.bind = readBind(s, "bind", ":8888");
   out.cors = s.bool("cors", false);
   out.allow_unauthenticated = s.bool("allow_unauthenticated", false);
-  const auth = s.table("basic_auth");
-  if (auth) {
-    const login = auth.needStr("login", "the user name");
-    const password = auth.needStr("password", "the password");
-    auth.finish();
-    if (login !== undefined && password !== undefined) out.basic_auth = { login, password };
+  const auth = readBasicAuth(s.table("basic_auth"));
+  if (auth) out.basic_auth = auth;
+  out.allow_exec = s.bool("allow_exec", false);
+  out.allow_link_local_discovery = s.bool("allow_link_local_discovery", false);
+  out.max_servers = s.int("max_servers", 1, 65535, DEFAULT_MAX_SERVERS);
+  out.max_connections = s.int("max_connections", 1, 65535, DEFAULT_API_MAX_CONNECTIONS);
+  out.request_timeout = s.duration("request_timeout", DEFAULT_API_REQUEST_TIMEOUT);
+  if (durationOrNull(out.request_timeout) === 0n) {
+    s.invalid("request_timeout", 'expected a duration > 0 such as "10s"', out.request_timeout);
+  }
+  out.hosts = readNames(
+    s,
+    "hosts",
+    'host names such as "lb.example.com" (or "*")',
+    (h) => h === "*" || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(h),
+  );
+  out.cors_origins = readNames(
+    s,
+    "cors_origins",
+    'origins such as "https://ops.example.com"',
+    (o) => isOrigin(o),
+  );
+  if (out.enabled && out.cors && out.cors_origins.length === 0) {
+    s.warn(
+      "cors",
+      'true without api.cors_origins allows no cross-origin caller; list the origins (such as "https://ops.example.com") in cors_origins',
+    );
   }
   const tls = s.table("tls");
   if (tls) {
@@ -84,6 +151,8 @@ export function readMetrics(s: Section | undefined): MetricsConfig {
   if (!s) return out;
   out.enabled = s.bool("enabled", false);
   out.bind = readBind(s, "bind", ":9284");
+  const auth = readBasicAuth(s.table("basic_auth"));
+  if (auth) out.basic_auth = auth;
   s.finish();
   return out;
 }

@@ -107,7 +107,23 @@ const UNSUPPORTED_SECTIONS: Record<string, string> = {
   sni: "not supported by geoswarm-lb (no SNI-based routing)",
 };
 
+/**
+ * How long a UDP session lives without a client packet when neither client_idle_timeout nor
+ * backend_idle_timeout is set: source addresses can be spoofed, so a session that never ends
+ * would let anyone exhaust file descriptors.
+ */
+export const UDP_DEFAULT_IDLE_TIMEOUT = "30s";
+
 const RESERVED_NAMES = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Names the API and the state file accept: they appear in URLs, logs, metrics and file names. */
+const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Why a server name sent through the API or kept in the state file is refused, or undefined. */
+export function serverNameProblem(name: string): string | undefined {
+  if (SERVER_NAME.test(name) && !RESERVED_NAMES.has(name)) return undefined;
+  return `expected 1-128 characters of letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(name)}`;
+}
 
 export function readServer(
   report: Report,
@@ -170,26 +186,19 @@ export function readServer(
   const udpSection = s.table("udp");
   if (protocol === "udp") {
     udp = readUdp(udpSection);
-    // gobetween requires one of these so that sessions end. It only looks at the server's own
-    // keys (reference §1.13, a bug: a [defaults] timeout is ignored by the check but used at
-    // run time). We also count a non-zero timeout inherited from [defaults].
-    const ownTimeout = s.has("client_idle_timeout") || s.has("backend_idle_timeout");
-    const nonZero = (d: string): boolean => (durationOrNull(d) ?? 0n) > 0n;
-    if (
-      !ownTimeout &&
-      !nonZero(client_idle_timeout) &&
-      !nonZero(backend_idle_timeout) &&
-      udp.max_requests === 0 &&
-      udp.max_responses === 0
-    ) {
-      s.error(
-        "protocol",
-        '"udp" requires at least one of client_idle_timeout, backend_idle_timeout (on the server or in [defaults]), udp.max_requests, udp.max_responses, so that sessions end',
-      );
-    }
+    // gobetween 0.8 refuses a udp server without one of these, but its later versions and its
+    // sample configs do not; sessions end anyway here, after UDP_DEFAULT_IDLE_TIMEOUT.
   } else if (udpSection) {
     udpSection.finish(() => 'the [udp] table is only used with protocol "udp"');
     s.know("udp");
+  }
+
+  const noIdle = (durationOrNull(client_idle_timeout) ?? 0n) === 0n;
+  if (protocol === "tcp" && max_connections > 0 && noIdle) {
+    s.warn(
+      "max_connections",
+      `${max_connections} with no client_idle_timeout: idle clients can hold every slot forever; set client_idle_timeout (on the server or in [defaults])`,
+    );
   }
 
   for (const [key, why] of Object.entries(UNSUPPORTED_SECTIONS)) {

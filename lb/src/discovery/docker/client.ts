@@ -8,7 +8,13 @@
 // runner's push hook any better than a 20-line line splitter.
 import { bracketHost, DOCKER_URL_SCHEMES, parseUrlHost } from "../../config";
 import type { DiscoveryConfig } from "../../config/types";
-import { type HttpTarget, httpGetOk, httpStreamLines, keepAliveAgent } from "../http";
+import {
+  type HttpTarget,
+  httpGetOk,
+  httpStreamLines,
+  keepAliveAgent,
+  parseJsonBody,
+} from "../http";
 
 export interface DockerEndpoint {
   target: HttpTarget;
@@ -64,11 +70,7 @@ export class DockerClient {
 
   async get<T>(path: string, signal: AbortSignal): Promise<T> {
     const res = await httpGetOk(this.target, path, signal);
-    try {
-      return JSON.parse(res.body.toString("utf8")) as T;
-    } catch (err) {
-      throw new Error(`docker GET ${path}: body is not JSON (${(err as Error).message})`);
-    }
+    return parseJsonBody(res.body, `docker GET ${path}`) as T;
   }
 
   /** Follows GET /events; resolves when the daemon ends the stream. */
