@@ -4,7 +4,16 @@
 // this host's, and host names that resolve (a warning: DNS may come up later).
 
 import { lookup } from "node:dns/promises";
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { networkInterfaces } from "node:os";
 import { dirname, resolve } from "node:path";
 import {
@@ -27,6 +36,21 @@ function readable(path: string): string | undefined {
     return undefined;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+}
+
+/**
+ * Opens the log file as the logger will (append, create): permission bits alone do not tell
+ * (root passes every access() check, /proc refuses files). A file created here is removed.
+ */
+function appendable(path: string): string | undefined {
+  const existed = existsSync(path);
+  try {
+    closeSync(openSync(path, "a", 0o640));
+    if (!existed) rmSync(path, { force: true });
+    return undefined;
+  } catch (err) {
+    return `${dirname(resolve(path))}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
   }
 }
 
@@ -127,13 +151,10 @@ export async function checkEnvironment(
   }
   const output = config.logging.output;
   if (output !== "stdout" && output !== "stderr") {
-    const folder = dirname(resolve(output));
-    try {
-      if (!statSync(folder).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" });
-      accessSync(folder, constants.W_OK);
-    } catch (err) {
+    const why = appendable(output);
+    if (why) {
       errors.push(
-        `logging.output: expected a file in an existing, writable folder, got ${JSON.stringify(output)} (${folder}: ${(err as NodeJS.ErrnoException).code ?? "not writable"})`,
+        `logging.output: expected a file in an existing, writable folder, got ${JSON.stringify(output)} (${why})`,
       );
     }
   }

@@ -78,3 +78,26 @@ describe("exec healthcheck", () => {
     expect(ms).toBeLessThan(1000);
   });
 });
+
+describe("exec healthcheck: discovered hosts are not options (issue 13, item 15)", () => {
+  it("never passes a host that could be read as an option; the backend is unhealthy", async () => {
+    const marker = join(dir, "ran");
+    const s = script("record.sh", `echo "$@" >> ${marker}; printf 1`);
+    for (const host of ["-oProxyCommand=touch /tmp/x", "--help", "-", "a b"]) {
+      expect(await check(s)(host, 22, 2000), host).toBe("unhealthy");
+    }
+    expect(() => readFileSync(marker, "utf8")).toThrow(/ENOENT/);
+    // Addresses and names still run, as gobetween's <host> <port>.
+    for (const host of ["10.0.0.1", "::1", "[::1]", "web-1.internal", "_svc.example"]) {
+      expect(await check(s)(host, 22, 2000), host).toBe("healthy");
+    }
+  });
+
+  it("also passes the backend in GEOSWARM_LB_BACKEND_HOST and GEOSWARM_LB_BACKEND_PORT", async () => {
+    const s = script(
+      "env.sh",
+      '[ "$GEOSWARM_LB_BACKEND_HOST" = "10.9.8.7" ] && [ "$GEOSWARM_LB_BACKEND_PORT" = "99" ] && printf 1 || printf 0',
+    );
+    expect(await check(s)("10.9.8.7", 99, 2000)).toBe("healthy");
+  });
+});
