@@ -174,6 +174,28 @@ export class Operator {
     throw new Error(`the balancer API did not answer /ping within ${ms} ms (last: ${last})`);
   }
 
+  /**
+   * Restarts the balancer as a reboot, a crash (Restart=always) or a new artifact would, then
+   * checks that every entry point is still registered and serves both its hosts; throws naming
+   * the first that is not.
+   */
+  async restartBalancerAndCheck(hosts: Record<string, string[]>, ms = 10_000): Promise<void> {
+    await this.systemctl("balancer", "restart", "geoswarm-lb.service");
+    await this.waitApi(ms);
+    for (const [name, want] of Object.entries(hosts)) {
+      const res = await this.api(`/servers/${name}`);
+      // (gobetween answers 200 with an empty body for a server it does not have)
+      if (res.status !== 200 || typeof res.body !== "object" || !res.body?.bind)
+        throw new Error(
+          `entry point ${name} is not registered after the balancer restarted (GET /servers/${name}: ${res.status} ${JSON.stringify(res.body).slice(0, 80)})`,
+        );
+      const region = (this.r.config.entryPoints as { name: string; region: string }[]).find(
+        (e) => e.name === name,
+      )?.region;
+      await this.waitServes(this.client(region ?? ""), name, want, ms);
+    }
+  }
+
   /** `systemctl ...` on a machine, as its remote commands would run it (the rehearsal's systemd emulation). */
   async systemctl(machine: string, ...args: string[]): Promise<void> {
     const m = this.r.tb.byName(machine);

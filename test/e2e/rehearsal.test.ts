@@ -205,11 +205,6 @@ describe.skipIf(!canRun)("rehearsal of the local stack", () => {
     expect(r.mocks.recorded.find((x) => x.name === "r1-host-3-swarm-join")?.acted).toBe(true);
     await op.waitServes(op.client("region-1"), "r1nginx", R1, 10_000);
     // What a reboot, a crash (Restart=always) or a new artifact does: a full restart.
-    await op.systemctl("balancer", "restart", "geoswarm-lb.service");
-    await op.waitApi(10_000);
-    for (const name of ["r1nginx", "r2nginx"])
-      expect((await op.api(`/servers/${name}`)).status).toBe(200);
-    await op.waitServes(op.client("region-1"), "r1nginx", R1, 10_000);
-    await op.waitServes(op.client("region-2"), "r2nginx", R2, 10_000);
+    await op.restartBalancerAndCheck({ r1nginx: R1, r2nginx: R2 });
   });
 });
