@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ElasticAddress } from "./addresses";
 import { installEngineTls } from "./engine-tls";
-import { createMachine, ownAddress, type SshArgs } from "./machine";
+import { createMachine, ownAddress, REMOTE_TIMEOUTS, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
 import { dockerHostUserData, type HostSwarm } from "./render/cloudinit";
 import { swarmJoinScript } from "./render/machine-scripts";
@@ -29,6 +29,7 @@ export type DockerHostSwarmArgs =
 /** Where a swarm-mode worker keeps the token it joined with (to notice a new swarm). */
 export const SWARM_TOKEN_FILE = "/etc/geoswarm/swarm-token";
 
+/** Arguments of {@link DockerHost}. */
 export interface DockerHostArgs {
   /** geoswarm region name, set as the engine label `region`. Required. */
   region: string;
@@ -129,7 +130,7 @@ export class DockerHost extends pulumi.ComponentResource {
           parent: this,
           deletedWith: m.instance,
           dependsOn: [tls],
-          customTimeouts: { create: "15m", update: "15m" },
+          customTimeouts: REMOTE_TIMEOUTS,
         },
       );
     }

@@ -2,7 +2,7 @@
 // renewed certificate updates files on the machine instead of replacing it.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { Machine } from "./machine";
+import { type Machine, REMOTE_TIMEOUTS } from "./machine";
 import { engineTlsDaemonJson } from "./render/cloudinit";
 import { DOCKER_TLS_DIR } from "./render/docker";
 import { dockerTlsBundle, dockerTlsInstallScript } from "./render/machine-scripts";
@@ -41,6 +41,11 @@ export function installEngineTls(
       triggers: [machine.instance.id],
       addPreviousOutputInEnv: false,
     },
-    { parent, deletedWith: machine.instance, dependsOn: [machine.booted] },
+    {
+      parent,
+      deletedWith: machine.instance,
+      dependsOn: [machine.booted],
+      customTimeouts: REMOTE_TIMEOUTS,
+    },
   );
 }

@@ -13,6 +13,22 @@ import { authorizedKeysScript, cloudInitCheckScript } from "./render/machine-scr
 export const CANONICAL_OWNER = "099720109477";
 export const UBUNTU_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 
+/**
+ * How long one remote step (a Command or CopyToRemote) may take, SSH dials included, before
+ * `pulumi up` fails it. Without a custom timeout @pulumi/command sets no deadline at all, and a
+ * connection that can never succeed (a key no machine accepts, a wrong bastion, a runner outside
+ * ssh.allowedCidr) would hang the update. 20 minutes cover a first boot (apt, Node.js, Consul).
+ */
+export const REMOTE_TIMEOUTS = { create: "20m", update: "20m", delete: "10m" };
+
+/**
+ * SSH dial attempts per step (each up to perDialTimeout, 15 s). A booting machine refuses a few
+ * minutes' worth; a rejected key fails every attempt at once, so the step ends in seconds, not
+ * at REMOTE_TIMEOUTS.
+ */
+export const SSH_DIAL_ATTEMPTS = 60;
+
+/** A jump host every SSH connection goes through (`SshArgs.proxy`). */
 export interface SshBastion {
   /** Address of the bastion (jump host) every SSH connection goes through. Required. */
   host: pulumi.Input<string>;
@@ -24,6 +40,7 @@ export interface SshBastion {
   privateKey?: pulumi.Input<string>;
 }
 
+/** SSH access the components' remote commands use. */
 export interface SshArgs {
   /** Login user. Defaults to "ubuntu" (Ubuntu AMIs). */
   user?: string;
@@ -156,7 +173,7 @@ export function createMachine(name: string, m: MachineArgs, parent: pulumi.Resou
   if (!m.ssh) return machine;
 
   const connection = sshConnection(address.publicIp, m.ssh);
-  const onHost = { parent, deletedWith: instance };
+  const onHost = { parent, deletedWith: instance, customTimeouts: REMOTE_TIMEOUTS };
   machine.connection = connection;
   machine.booted = new command.remote.Command(
     `${name}-cloud-init`,
@@ -175,7 +192,6 @@ export function createMachine(name: string, m: MachineArgs, parent: pulumi.Resou
         ...m.network.flowRules("operator-ssh", m.role),
         ...(m.firewall ?? []),
       ],
-      customTimeouts: { create: "20m" },
     },
   );
   if (m.ssh.authorizedKeys !== undefined) {
@@ -207,7 +223,7 @@ export function sshConnection(
     host,
     user,
     privateKey: ssh.privateKey,
-    dialErrorLimit: -1,
+    dialErrorLimit: SSH_DIAL_ATTEMPTS,
     perDialTimeout: 15,
   };
   if (ssh.proxy) {
@@ -216,7 +232,7 @@ export function sshConnection(
       port: ssh.proxy.port ?? 22,
       user: ssh.proxy.user ?? user,
       privateKey: ssh.proxy.privateKey ?? ssh.privateKey,
-      dialErrorLimit: -1,
+      dialErrorLimit: SSH_DIAL_ATTEMPTS,
       perDialTimeout: 15,
     };
   }

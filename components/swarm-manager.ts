@@ -3,12 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ElasticAddress } from "./addresses";
 import type { DockerHostSwarmArgs } from "./docker-host";
 import { installEngineTls } from "./engine-tls";
-import { createMachine, ownAddress, type SshArgs } from "./machine";
+import { createMachine, ownAddress, REMOTE_TIMEOUTS, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
 import { MANAGER_LABELS, managerUserData } from "./render/cloudinit";
 import type { DockerCa } from "./tls";
 import { DEFAULT_SWARM_IMAGE, TYPE_PREFIX } from "./types";
 
+/** Arguments of {@link SwarmManager}. */
 export interface SwarmManagerArgs {
   /** Network the manager runs in; it uses the `manager` security group. Required. */
   network: RegionNetwork;
@@ -120,6 +121,7 @@ export class SwarmManager extends pulumi.ComponentResource {
           dependsOn: [tls],
           deletedWith: m.instance,
           additionalSecretOutputs: ["stdout"],
+          customTimeouts: REMOTE_TIMEOUTS,
         },
       );
       this.hostJoin = {

@@ -243,6 +243,16 @@ describe("engine edges: create and destroy order, protection", () => {
     expect(new Set(withKeys)).toEqual(new Set(machines.keys()));
   });
 
+  it("bounds every remote step: a timeout on create and update, a finite number of SSH dials", () => {
+    const steps = [...g.byType(REMOTE_COMMAND), ...g.byType(COPY)];
+    expect(steps.length).toBeGreaterThan(20);
+    for (const c of steps) {
+      expect(c.options?.customTimeouts.create, c.name).toMatch(/^\d+m$/);
+      expect(c.options?.customTimeouts.update, c.name).toMatch(/^\d+m$/);
+      expect(c.inputs.connection.dialErrorLimit, c.name).toBeGreaterThan(0);
+    }
+  });
+
   it("protects every Elastic IP by default (geoswarm:elasticIps = protect)", () => {
     const eips = g.byType(EIP);
     expect(eips).toHaveLength(10);

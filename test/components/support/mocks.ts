@@ -45,6 +45,8 @@ export interface RecordedOptions {
   ignoreChanges: string[];
   replaceOnChanges: string[];
   additionalSecretOutputs: string[];
+  /** customTimeouts as the engine gets them ("" where unset). */
+  customTimeouts: { create: string; update: string; delete: string };
 }
 
 // The mock monitor hands mocks.newResource only type, name and inputs. The options (dependsOn,
@@ -95,6 +97,11 @@ function optionsOf(req: any): RecordedOptions | undefined {
     ignoreChanges: req.getIgnorechangesList(),
     replaceOnChanges: req.getReplaceonchangesList(),
     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    customTimeouts: {
+      create: req.getCustomtimeouts()?.getCreate() ?? "",
+      update: req.getCustomtimeouts()?.getUpdate() ?? "",
+      delete: req.getCustomtimeouts()?.getDelete() ?? "",
+    },
   };
 }
 
