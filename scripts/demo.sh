@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# demo.sh -- the article's walkthrough on one Linux host, no cloud: two regions (network
-# namespaces, one dockerd each, labelled region=region-N), the built geoswarm-lb artifact with
-# its REST API and a [state] file, two busybox httpd containers per region labelled
-# service=region-N.nginx, one entry point per region registered through the LbServer provider's
-# code path, then requests to region-1's entry point alternating between its two hosts.
-# Ctrl-C (or SIGTERM) removes everything: entry points, balancer, containers, testbed.
+# demo.sh -- the rehearsal of the article's walkthrough on one Linux host, no cloud: the program
+# itself (index.ts, one Cluster) runs under mocks that compute real keys, certificates and
+# passwords and act on a local testbed (scripts/rehearsal): every machine of a local two-region
+# stack boots from its rendered user data in its own network namespace, the remote commands run
+# their rendered scripts there (engine TLS, swarm init and join, the balancer's install), the
+# entry points are registered through the LbServer provider, and the planned security groups
+# filter every namespace. Then two httpd containers per region through the manager, and requests
+# from region 1's client alternating between its two hosts.
+# Ctrl-C (or SIGTERM) removes everything: services, balancer, engines, namespaces, files.
 set -euo pipefail
 
 SCRIPT_NAME=$(basename "$0")
@@ -16,9 +19,11 @@ function print_usage {
   cat <<EOF
 Usage: $SCRIPT_NAME [OPTIONS]
 
-Runs the article's walkthrough locally (Linux, root): 2 regions in network namespaces, the
-built balancer, 2 busybox httpd containers per region, one entry point per region registered
-through the LbServer provider. Installs docker.io and busybox-static with apt-get if missing.
+Rehearses the local stack (Linux, root): the program under acting mocks on network namespaces
+(2 regions: a Consul server, the balancer, a swarm-mode manager and 2 hosts in region 1, 2 hosts
+in region 2), the planned firewall, 2 busybox httpd containers per region, and requests from
+region 1's clients alternating between its two hosts.
+Installs docker.io, busybox-static, jq and openssl with apt-get if missing.
 
 Options:
   --once            Tear down and exit right after the walkthrough (non-interactive, for CI).
@@ -27,11 +32,9 @@ Options:
   --help            Show this help.
 
 Environment (defaults):
-  DEMO_DIR          Work dir: balancer config, log, state, testbed  (/tmp/geoswarm-demo)
-  TESTBED_PREFIX    Name prefix of namespaces and bridge            (gsd)
-  TESTBED_NET       /24 of the testbed, without the last octet      (10.201.0)
-  DEMO_API_PORT     Balancer API and dashboard port on the gateway  (8888)
-  DEMO_ENTRY_PORT   Region N's entry point is this + N              (20000)
+  DEMO_DIR          Work dir: the testbed, the machines' files and logs  (/tmp/geoswarm-demo)
+  TESTBED_PREFIX    Name prefix of namespaces and bridge                 (gsd)
+  TESTBED_NET       /24 of the testbed, without the last octet           (10.201.0)
 
 Example:
   sudo $SCRIPT_NAME            # Ctrl-C to tear down
@@ -45,6 +48,7 @@ function log {
   printf '%s [%s] [%s] %s\n' "$(date +%T.%3N)" "$level" "$SCRIPT_NAME" "$*" >&2
 }
 function log_info { log INFO "$@"; }
+# shellcheck disable=SC2317 # used from the EXIT trap
 function log_warn { log WARN "$@"; }
 function log_error { log ERROR "$@"; }
 function die {
@@ -90,20 +94,14 @@ if ! [[ $TIMEOUT =~ ^[0-9]+$ ]] || ((TIMEOUT < 1)); then
   exit 2
 fi
 
+DEMO_T0=$(date +%s%3N)
 DEMO_DIR=${DEMO_DIR:-/tmp/geoswarm-demo}
-API_PORT=${DEMO_API_PORT:-8888}
-ENTRY_PORT=${DEMO_ENTRY_PORT:-20000}
 export TESTBED_PREFIX=${TESTBED_PREFIX:-gsd}
 export TESTBED_NET=${TESTBED_NET:-10.201.0}
 export TESTBED_DIR="$DEMO_DIR/testbed"
-export TESTBED_SWARM=0
-readonly REGIONS=2
-readonly GW="$TESTBED_NET.1"
 [[ $DEMO_DIR =~ ^/[A-Za-z0-9._/-]+$ && $DEMO_DIR != / ]] || die "DEMO_DIR must be an absolute path"
 [[ $TESTBED_NET =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "TESTBED_NET must be like 10.201.0"
-for p in API_PORT ENTRY_PORT; do
-  if ! [[ ${!p} =~ ^[0-9]+$ ]] || ((${!p} < 1 || ${!p} > 65000)); then die "$p must be 1..65000"; fi
-done
+[[ $TESTBED_PREFIX =~ ^[a-z][a-z0-9]{0,5}$ ]] || die "TESTBED_PREFIX must match [a-z][a-z0-9]{0,5}"
 
 # ---------------------------------------------------------------- prerequisites
 [[ $(uname -s) == Linux ]] || die "needs Linux (network namespaces)"
@@ -123,6 +121,8 @@ function install_packages {
   command -v ip >/dev/null || missing+=(iproute2)
   command -v iptables >/dev/null || missing+=(iptables)
   command -v curl >/dev/null || missing+=(curl)
+  command -v jq >/dev/null || missing+=(jq)
+  command -v openssl >/dev/null || missing+=(openssl)
   command -v docker >/dev/null || missing+=(docker.io)
   ((${#missing[@]})) || return 0
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
@@ -137,173 +137,44 @@ mkdir -p "$DEMO_DIR"
 exec 8>"$DEMO_DIR/.demo.lock"
 flock -n 8 || die "another demo is running with DEMO_DIR=$DEMO_DIR"
 
-# ---------------------------------------------------------------- teardown
-LB_PID=""
-API_URL="http://$GW:$API_PORT"
-API_USER="admin"
-API_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20)
-REGISTER="$ROOT/scripts/demo/dist/register.cjs"
-REGISTERED=()
-CLEANED=0
-
-function register {
-  GEOSWARM_API_URL=$API_URL GEOSWARM_API_USER=$API_USER GEOSWARM_API_PASSWORD=$API_PASSWORD \
-    node "$REGISTER" "$@"
-}
-
-function teardown {
-  ((CLEANED)) && return 0
-  CLEANED=1
-  trap '' INT TERM
-  log_info "tearing down"
-  local name t
-  if [[ -n $LB_PID ]] && kill -0 "$LB_PID" 2>/dev/null; then
-    for name in "${REGISTERED[@]}"; do
-      if register delete "$name"; then log_info "entry point $name deleted through the LbServer provider"; fi
-    done
-    kill -TERM "$LB_PID" 2>/dev/null || true
-    for ((t = 0; t < 50; t++)); do kill -0 "$LB_PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$LB_PID" 2>/dev/null; then
-      log_warn "balancer $LB_PID still running 5 s after SIGTERM; SIGKILL"
-      kill -KILL "$LB_PID" 2>/dev/null || true
-    fi
-    log_info "balancer stopped"
-  fi
-  "$TESTBED/down.sh" 2>&1 | sed 's/^/  /' >&2 || log_warn "down.sh failed; run it again: TESTBED_DIR=$TESTBED_DIR TESTBED_PREFIX=$TESTBED_PREFIX $TESTBED/down.sh"
-  rm -f "$DEMO_DIR/lb.toml" "$DEMO_DIR/lb.log" "$DEMO_DIR/lb.out" "$DEMO_DIR/lb.pid" "$DEMO_DIR/state.json" "$DEMO_DIR/.demo.lock"
-  rmdir "$DEMO_DIR" 2>/dev/null || log_warn "$DEMO_DIR not empty; left in place"
-  log_info "teardown complete"
-}
+# ---------------------------------------------------------------- teardown (fallback)
+# The rehearsal tears itself down (also on Ctrl-C); this only catches a rehearsal that died.
+PID=""
+# shellcheck disable=SC2317 # runs from the EXIT trap
 function on_exit {
   local rc=$?
-  teardown
+  if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+  fi
+  if [[ -d $TESTBED_DIR ]]; then
+    log_warn "the rehearsal left its testbed; removing it with down.sh"
+    "$TESTBED/down.sh" 2>&1 | sed 's/^/  /' >&2 || log_warn "down.sh failed; run it again: TESTBED_DIR=$TESTBED_DIR TESTBED_PREFIX=$TESTBED_PREFIX $TESTBED/down.sh"
+    rm -rf "$TESTBED_DIR"
+  fi
+  rm -f "$DEMO_DIR/.demo.lock" "$DEMO_DIR/api-ca.pem"
+  rmdir "$DEMO_DIR" 2>/dev/null || true
   exit "$rc"
 }
 trap on_exit EXIT
-trap 'log_info "interrupted"; teardown; exit 0' INT TERM
+# Ctrl-C reaches the rehearsal too (same process group), which tears down; SIGTERM is passed on.
+trap 'log_info "interrupted; waiting for the rehearsal to tear down"' INT
+trap 'if [[ -n $PID ]]; then kill -TERM "$PID" 2>/dev/null || true; fi' TERM
 
 # ---------------------------------------------------------------- build
-log_info "building the balancer artifact (lb/dist/geoswarm-lb.cjs) and the provider CLI"
+log_info "building the balancer artifact (lb/dist/geoswarm-lb.cjs) and the rehearsal (scripts/rehearsal/dist/demo.cjs)"
 node "$ROOT/lb/build.mjs"
-node "$ROOT/scripts/demo/build.mjs"
+node "$ROOT/scripts/rehearsal/build.mjs"
 
-# ---------------------------------------------------------------- regions
-log_info "starting $REGIONS regions ($TESTBED_PREFIX-region-N on $TESTBED_NET.0/24)"
-TESTBED_FORMAT="env" "$TESTBED/up.sh" "$REGIONS" >/dev/null 8>&- # daemons must not hold the demo lock
-# shellcheck disable=SC1091
-source "$TESTBED_DIR/regions.env"
-
-# ---------------------------------------------------------------- balancer
-umask 077 # the config holds the API password
-cat >"$DEMO_DIR/lb.toml" <<EOF
-# geoswarm-lb for the demo: only the API; entry points are added through it.
-[logging]
-level = "info"
-output = "$DEMO_DIR/lb.log"
-
-[api]
-enabled = true
-bind = "$GW:$API_PORT"
-
-[api.basic_auth]
-login = "$API_USER"
-password = "$API_PASSWORD"
-
-[state]
-path = "$DEMO_DIR/state.json"
-
-[shutdown]
-grace_period = "1s"
-EOF
-umask 022
-log_info "starting the balancer: node lb/dist/geoswarm-lb.cjs -c $DEMO_DIR/lb.toml"
-setsid node "$ROOT/lb/dist/geoswarm-lb.cjs" -c "$DEMO_DIR/lb.toml" -p "$DEMO_DIR/lb.pid" \
-  </dev/null >>"$DEMO_DIR/lb.out" 2>&1 8>&- &
-LB_PID=$!
-for ((t = 0; t < 100; t++)); do
-  curl -sf -m 1 "$API_URL/ping" >/dev/null 2>&1 && break
-  kill -0 "$LB_PID" 2>/dev/null || { cat "$DEMO_DIR/lb.out" >&2; die "the balancer exited at start"; }
-  sleep 0.1
+# ---------------------------------------------------------------- the rehearsal
+args=(--requests "$REQUESTS" --timeout "$TIMEOUT")
+if ((ONCE)); then args+=(--once); fi
+DEMO_T0=$DEMO_T0 DEMO_DIR=$DEMO_DIR node "$ROOT/scripts/rehearsal/dist/demo.cjs" "${args[@]}" 8>&- &
+PID=$!
+rc=0
+while kill -0 "$PID" 2>/dev/null; do
+  # `wait` returns early when a trapped signal arrives; the loop then waits again.
+  if wait "$PID"; then rc=0; else rc=$?; fi
 done
-curl -sf -m 1 "$API_URL/ping" >/dev/null || die "the balancer API did not answer on $API_URL in 10 s"
-rm -f "$DEMO_DIR/lb.out"
-
-# ---------------------------------------------------------------- containers
-for ((i = 1; i <= REGIONS; i++)); do
-  sock=REGION_${i}_DOCKER_SOCK
-  for j in 1 2; do
-    host="host$(((i - 1) * 2 + j))"
-    docker -H "${!sock}" run -d --name "$host" --hostname "$host" \
-      -l "service=region-$i.nginx" -p "2200$j:80" "$TESTBED_IMAGE" \
-      sh -c 'hostname > /www/index.html; exec httpd -f -p 80 -h /www' >/dev/null
-    ip=REGION_${i}_IP
-    log_info "region-$i: container $host (label service=region-$i.nginx) published at ${!ip}:2200$j"
-  done
-done
-
-# ---------------------------------------------------------------- entry points
-for ((i = 1; i <= REGIONS; i++)); do
-  name="r${i}nginx"
-  ep=REGION_${i}_DOCKER_HOST
-  server=$(
-    cat <<EOF
-{"bind": "$GW:$((ENTRY_PORT + i))", "protocol": "tcp", "balance": "roundrobin",
- "client_idle_timeout": "10m", "backend_idle_timeout": "10m", "backend_connection_timeout": "2s",
- "healthcheck": {"kind": "ping", "interval": "2s", "timeout": "1s", "fails": 2},
- "discovery": {"kind": "docker", "docker_endpoint": "${!ep}",
-               "docker_container_label": "service=region-$i.nginx",
-               "docker_container_private_port": 80}}
-EOF
-  )
-  log_info "POST /servers/$name through the LbServer provider (docker discovery at ${!ep})"
-  register create "$name" "$server" >/dev/null
-  REGISTERED+=("$name")
-done
-
-# ---------------------------------------------------------------- the article's last step
-R1="$GW:$((ENTRY_PORT + 1))"
-seen=""
-for ((t = 0; t < 50; t++)); do # both hosts discovered (bounded: 5 s)
-  body=$(curl -s -m 1 "http://$R1/" 2>/dev/null || true)
-  [[ -n $body && $seen != *"<$body>"* ]] && seen+="<$body>"
-  [[ $seen == *"<host1>"* && $seen == *"<host2>"* ]] && break
-  sleep 0.1
-done
-[[ $seen == *"<host1>"* && $seen == *"<host2>"* ]] || die "region-1's entry point did not reach both hosts in 5 s (saw: ${seen:-nothing})"
-
-echo
-echo "\$ for i in \$(seq $REQUESTS); do curl -s http://$R1/; done"
-prev=""
-alternating=1
-for ((n = 1; n <= REQUESTS; n++)); do
-  body=$(curl -s -m 2 "http://$R1/" || true)
-  echo "${body:-(request failed)}"
-  [[ -n $body && $body != "$prev" ]] || alternating=0
-  prev=$body
-done
-echo
-((alternating)) || die "answers did not alternate between host1 and host2"
-
-cat <<EOF
-Entry points (registered through the LbServer provider, docker discovery per region):
-  r1nginx  tcp://$R1  -> region-1 (host1, host2), curl -s http://$R1/
-  r2nginx  tcp://$GW:$((ENTRY_PORT + 2))  -> region-2 (host3, host4), curl -s http://$GW:$((ENTRY_PORT + 2))/
-Dashboard:  $API_URL/dashboard   (user $API_USER, password $API_PASSWORD)
-REST API:   curl -u $API_USER:$API_PASSWORD $API_URL/servers
-Regions:    docker -H $REGION_1_DOCKER_HOST ps    docker -H $REGION_2_DOCKER_HOST ps
-Balancer:   log $DEMO_DIR/lb.log, state $DEMO_DIR/state.json
-EOF
-echo
-
-if ((ONCE)); then
-  log_info "--once: walkthrough done"
-  exit 0
-fi
-log_info "ready; press Ctrl-C to tear everything down (or wait $TIMEOUT s)"
-deadline=$((SECONDS + TIMEOUT))
-while ((SECONDS < deadline)); do
-  kill -0 "$LB_PID" 2>/dev/null || die "the balancer exited; see $DEMO_DIR/lb.log"
-  sleep 1 &
-  wait $! || true # `wait` returns at once on a signal; a plain `sleep` would delay Ctrl-C
-done
-log_info "--timeout of $TIMEOUT s reached"
+PID=""
+exit "$rc"

@@ -133,14 +133,28 @@ export class Firewall {
     return line ? Number(line.trim().split(/\s+/)[0]) : 0;
   }
 
-  /** The applied rules as a table: flow (reason), source (with its owner), destination port, rule id. */
+  /**
+   * The applied rules as a table, one row per rule: flow (the rule's description, i.e. the planned
+   * flow's reason), source (with who owns it), destination (the group's machines) and port, rule id.
+   */
   table(names: Map<string, string>): string {
-    const rows = this.applied.map((a) => [
-      a.why.length > 58 ? `${a.why.slice(0, 57)}…` : a.why,
-      `${a.source}${names.get(a.source) ? ` (${names.get(a.source)})` : ""}`,
-      `${a.machine} ${a.protocol}/${a.ports}`,
-      a.id,
-    ]);
+    const byRule = new Map<string, AppliedRule & { machines: string[] }>();
+    for (const a of this.applied) {
+      const row = byRule.get(a.id) ?? { ...a, machines: [] };
+      row.machines.push(a.machine);
+      byRule.set(a.id, row);
+    }
+    const rows = [...byRule.values()]
+      .sort(
+        (x, y) =>
+          x.group.localeCompare(y.group) || x.why.localeCompare(y.why) || x.id.localeCompare(y.id),
+      )
+      .map((a) => [
+        a.why.length > 48 ? `${a.why.slice(0, 47)}…` : a.why,
+        `${a.source}${names.get(a.source) ? ` (${names.get(a.source)})` : ""}`,
+        `${a.machines.sort().join(",")} ${a.protocol}/${a.ports}`,
+        a.id,
+      ]);
     const head = ["flow", "source", "destination port", "rule id"];
     const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) =>
@@ -149,6 +163,11 @@ export class Firewall {
         .join("  ")
         .trimEnd();
     return [line(head), line(width.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+  }
+
+  /** How many rules (resources) and iptables rules (rule × machine) were applied. */
+  counts(): { rules: number; iptables: number } {
+    return { rules: new Set(this.applied.map((a) => a.id)).size, iptables: this.applied.length };
   }
 }
 

@@ -141,6 +141,16 @@ export class Rehearsal {
   }
 
   async down(): Promise<void> {
+    // Services first, so that swarm does not reschedule tasks while the testbed goes down.
+    const manager = this.tb.machines.find((m) => m.name === "manager");
+    if (manager?.holder)
+      await this.tb
+        .exec(
+          manager,
+          'ids=$(docker service ls -q 2>/dev/null); [ -z "$ids" ] || docker service rm $ids',
+          { timeoutMs: 20_000 },
+        )
+        .catch(() => {});
     await this.tb.down();
   }
 }

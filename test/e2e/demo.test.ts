@@ -1,6 +1,8 @@
-// `npm run demo` (scripts/demo.sh) end to end, as a user runs it: `npm run demo -- --once` (CI)
-// shows region-1's entry point alternating host1/host2 and exits 0; interactively, Ctrl-C
-// (SIGINT to the whole process group, as a terminal sends it) tears everything down and exits 0.
+// `npm run demo` (scripts/demo.sh: the rehearsal, scripts/rehearsal) end to end, as a user runs
+// it: `npm run demo -- --once` (CI) prints the firewall table, shows region-1's entry point
+// alternating between r1-host-1 and r1-host-2 from region 1's client namespace, and exits 0;
+// interactively, Ctrl-C (SIGINT to the whole process group, as a terminal sends it) tears
+// everything down and exits 0.
 // Each run gets its own DEMO_DIR, namespace prefix and subnet, and afterwards nothing of it may
 // be left: namespaces, bridge, iptables rule, mounts, processes, files.
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
@@ -9,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireDocker } from "../support/docker/testbed";
-import { get, until } from "./support/cluster";
+import { fromNamespace, until } from "./support/cluster";
 
 const canRun = requireDocker("test/e2e/demo.test.ts");
 const ROOT = resolve(__dirname, "../..");
@@ -128,7 +130,7 @@ describe("demo.sh and testbed command lines", () => {
 });
 
 describe.skipIf(!canRun)("npm run demo", () => {
-  it("--once: both regions, entry points via the provider, alternating host1/host2, then a clean exit", async () => {
+  it("--once: the rehearsal, firewall table, entry points via the provider, alternating hosts, then a clean exit", async () => {
     const env = demoEnv();
     envs.push(env);
     const child = spawn(DEMO, ["--once"], {
@@ -145,22 +147,28 @@ describe.skipIf(!canRun)("npm run demo", () => {
     });
     const code = await exitOf(child);
     expect(code, `${out}\n${err}`).toBe(0);
-    const gw = `${env.TESTBED_NET}.1`;
+    const balancer = `${env.TESTBED_NET}.34`;
     const answers = out
-      .split(`curl -s http://${gw}:20001/; done\n`)[1]
+      .split(`curl -s http://${balancer}:22001/; done'\n`)[1]
       ?.split("\n\n")[0]
       ?.split("\n");
-    expect(answers).toEqual(["host1", "host2", "host1", "host2", "host1", "host2"]);
-    expect(out).toContain(`r1nginx  tcp://${gw}:20001`);
-    expect(out).toContain(`r2nginx  tcp://${gw}:20002`);
+    expect(answers).toHaveLength(6);
+    expect(new Set(answers)).toEqual(new Set(["r1-host-1", "r1-host-2"]));
+    expect(answers!.every((a, i) => i === 0 || a !== answers![i - 1])).toBe(true);
+    expect(out).toMatch(/^flow +source +destination port +rule id$/m);
+    expect(out).toContain(`r1nginx  tcp://${balancer}:22001`);
+    expect(out).toContain(`r2nginx  tcp://${balancer}:22002`);
+    expect(out).toContain("from outside the allowed sources");
     expect(out).toMatch(
-      new RegExp(`Dashboard: +http://${gw.replace(/\./g, "\\.")}:8888/dashboard`),
+      new RegExp(
+        `Dashboard: +https://${balancer.replace(/\./g, "\\.")}:8888/dashboard +\\(user geoswarm, password \\w{32}`,
+      ),
     );
-    expect(err).toContain("POST /servers/r1nginx through the LbServer provider");
-    expect(err).toContain("entry point r2nginx deleted through the LbServer provider");
+    expect(out).toMatch(/Time to alternating requests: \d+\.\d s/);
+    expect(err).toContain("registered r1nginx through the LbServer provider");
     expect(err).toContain("teardown complete");
     expect(leftovers(env)).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 
   it("interactive: serves until Ctrl-C, which tears everything down and exits 0", async () => {
     const env = demoEnv();
@@ -181,20 +189,22 @@ describe.skipIf(!canRun)("npm run demo", () => {
     });
     await until(
       () => out.includes("press Ctrl-C") || child.exitCode !== null,
-      90_000,
+      150_000,
       "the demo to be ready",
     );
     expect(child.exitCode, out).toBeNull();
-    const gw = `${env.TESTBED_NET}.1`;
-    const r2 = [await get(gw, 20002), await get(gw, 20002)].map((a) => a.body).sort();
-    expect(r2).toEqual(["host3", "host4"]);
+    const [, ns, url] = out.match(/r2nginx .* sudo ip netns exec (\S+) curl -s (\S+)/) ?? [];
+    expect(ns, out).toBeDefined();
+    const r2 = [await fromNamespace(ns, url), await fromNamespace(ns, url)]
+      .map((a) => a.body)
+      .sort();
+    expect(r2).toEqual(["r2-host-1", "r2-host-2"]);
 
     process.kill(-child.pid!, "SIGINT");
     const code = await exitOf(child);
     expect(code, out).toBe(0);
     expect(out).toContain("interrupted");
     expect(out).toContain("teardown complete");
-    expect((await get(gw, 20002, 1000)).error).toBeDefined();
     expect(leftovers(env)).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });
