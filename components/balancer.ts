@@ -77,6 +77,8 @@ export const LB_CONFIG_PATH = "/etc/geoswarm-lb/config.toml";
 export const LB_INSTALL_DIR = "/opt/geoswarm-lb";
 export const LB_DOCKER_TLS_DIR = "/etc/geoswarm-lb/docker";
 export const LB_API_TLS_DIR = "/etc/geoswarm-lb/api";
+/** The API password (api.basic_auth.password_file): not in the config, not on a command line. */
+export const LB_API_PASSWORD_PATH = "/etc/geoswarm-lb/api-password";
 /** Servers registered through the API, kept across restarts; inside the unit's StateDirectory. */
 export const LB_STATE_PATH = `/var/lib/${LB_STATE_DIRECTORY}/servers.json`;
 
@@ -159,21 +161,19 @@ export class Balancer extends pulumi.ComponentResource {
     );
 
     const apiCert = args.dockerCa?.issueEndpoint(`${name}-api`, address.publicIp, this);
-    const config = pulumi
-      .all([this.apiPassword, pulumi.output(args.consulClients)])
-      .apply(([apiPassword, consulClients]) =>
-        balancerConfig({
-          apiPort,
-          apiUser: this.apiUser,
-          apiPassword,
-          consulClients,
-          workers,
-          statePath: LB_STATE_PATH,
-          apiTls: apiCert
-            ? { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` }
-            : undefined,
-        }),
-      );
+    const config = pulumi.output(args.consulClients).apply((consulClients) =>
+      balancerConfig({
+        apiPort,
+        apiUser: this.apiUser,
+        apiPasswordFile: LB_API_PASSWORD_PATH,
+        consulClients,
+        workers,
+        statePath: LB_STATE_PATH,
+        apiTls: apiCert
+          ? { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` }
+          : undefined,
+      }),
+    );
     this.configToml = pulumi.secret(config.apply(renderBalancerConfig));
     const unit = lbUnit({
       nodePath: NODE_BIN,
@@ -215,6 +215,11 @@ export class Balancer extends pulumi.ComponentResource {
         "config.toml",
       ),
       copy("unit", new pulumi.asset.StringAsset(unit), LB_UNIT),
+      copy(
+        "api-password",
+        pulumi.secret(this.apiPassword.apply((p) => new pulumi.asset.StringAsset(p))),
+        "api-password",
+      ),
     ];
     const triggers: pulumi.Input<string>[] = [];
     if (args.dockerCa) {
@@ -246,6 +251,8 @@ export class Balancer extends pulumi.ComponentResource {
       triggers.push(apiCert.certPem.apply(sha256));
       this.apiCaPem = args.dockerCa.caPem;
     }
+    // The API reads its password (api.basic_auth.password_file) at start: a new one restarts it.
+    triggers.push(pulumi.secret(this.apiPassword.apply(sha256)));
     // What a reload (SIGHUP) cannot apply: a change here restarts the service, a change of the
     // servers alone (e.g. the `consul` server's access rules when a host is added) reloads it.
     // Unsecret: a hash, and the install script that carries it should show in diffs.
@@ -277,6 +284,7 @@ export class Balancer extends pulumi.ComponentResource {
             apiPort,
             dockerTlsDir: args.dockerCa ? LB_DOCKER_TLS_DIR : undefined,
             apiTlsDir: apiCert ? LB_API_TLS_DIR : undefined,
+            apiPasswordFile: LB_API_PASSWORD_PATH,
             restartKey: key,
           }),
         ),

@@ -132,6 +132,9 @@ export function normalizeServer(
   return withoutUnsetDefaults(JSON.parse(JSON.stringify(server)), raw);
 }
 
+/** Keys in every server the API returns (null: unsupported), as gobetween emits them. */
+const ALWAYS_NULL_KEYS = ["sni", "tls", "backends_tls"];
+
 function withoutUnsetDefaults(
   config: Record<string, unknown>,
   raw: Record<string, unknown>,
@@ -140,6 +143,8 @@ function withoutUnsetDefaults(
   for (const k of CONNECTION_KEYS) {
     if (raw[k] === undefined || raw[k] === null || raw[k] === "") delete out[k];
   }
+  // Sections the balancer always reports as null (gobetween's shape), never set by an input.
+  for (const k of ALWAYS_NULL_KEYS) if (out[k] === null) delete out[k];
   return out;
 }
 

@@ -9,7 +9,9 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
 
 /** A config file as written by hand: gobetween keys, unset keys take the balancer's defaults. */
 export type RawLbConfig = Omit<DeepPartial<LbConfig>, "servers" | "api"> & {
-  api?: Partial<ApiConfig>;
+  api?: Omit<Partial<ApiConfig>, "basic_auth"> & {
+    basic_auth?: { login: string } & ({ password: string } | { password_file: string });
+  };
   servers?: Record<string, DeepPartial<ServerConfig>>;
 };
 
@@ -17,7 +19,11 @@ export interface BalancerConfigInput {
   /** Port of the REST API, bound on all interfaces (the security group limits who reaches it). */
   apiPort: number;
   apiUser: string;
-  apiPassword: string;
+  /**
+   * File on the balancer host holding the API password (`password_file`), so that the password
+   * is neither in the config file nor on a command line. Required.
+   */
+  apiPasswordFile: string;
   /**
    * Addresses allowed to reach the `consul` server: every cluster EIP and the operator CIDR.
    * Order is kept; duplicates are removed.
@@ -57,7 +63,7 @@ export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
     api: {
       enabled: true,
       bind: `:${i.apiPort}`,
-      basic_auth: { login: i.apiUser, password: i.apiPassword },
+      basic_auth: { login: i.apiUser, password_file: i.apiPasswordFile },
       ...(i.apiTls ? { tls: { cert_path: i.apiTls.certPath, key_path: i.apiTls.keyPath } } : {}),
     },
     ...(i.statePath ? { state: { path: i.statePath } } : {}),

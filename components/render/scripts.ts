@@ -75,7 +75,7 @@ docker swarm init --advertise-addr "$advertise" --listen-addr 0.0.0.0:2377
 }
 
 /** Staged files that hold secrets; the install script removes them once installed. */
-export const LB_STAGED_SECRETS = ["config.toml", "docker-key.pem", "api-key.pem"];
+export const LB_STAGED_SECRETS = ["config.toml", "docker-key.pem", "api-key.pem", "api-password"];
 
 /**
  * Installs files copied by SFTP into place for geoswarm-lb, restarts it and waits until its API
@@ -106,6 +106,11 @@ export function lbInstallScript(p: {
    * then uses HTTPS and trusts only that CA. Defaults to none: plain HTTP.
    */
   apiTlsDir?: string;
+  /**
+   * Where to install the API password copied as `api-password` (the config's
+   * api.basic_auth.password_file), readable by the service's group only. Defaults to none.
+   */
+  apiPasswordFile?: string;
   /** How long to wait for GET /ping after the restart. Defaults to 60 seconds. */
   readySeconds?: number;
   /**
@@ -125,6 +130,9 @@ put ${prefix}-key.pem ${shq(`${dir}/key.pem`)} -m 0640 -g ${user}
   const tls =
     (p.dockerTlsDir ? tlsFiles(p.dockerTlsDir, "docker") : "") +
     (p.apiTlsDir ? tlsFiles(p.apiTlsDir, "api") : "");
+  const password = p.apiPasswordFile
+    ? `put api-password ${shq(p.apiPasswordFile)} -m 0640 -g ${user}\n`
+    : "";
   const pingUrl = `${p.apiTlsDir ? "https" : "http"}://127.0.0.1:${p.apiPort}/ping`;
   const cacert = p.apiTlsDir ? ` --cacert ${shq(`${p.apiTlsDir}/ca.pem`)}` : "";
   const readySeconds = p.readySeconds ?? 60;
@@ -154,7 +162,7 @@ sudo install -d -m 0755 ${shq(p.installDir)}
 sudo install -d -m 0750 -g ${user} "$(dirname ${shq(p.configPath)})"
 put geoswarm-lb.cjs ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -m 0644
 put config.toml ${shq(p.configPath)} -m 0640 -g ${user}
-put ${shq(p.unitName)} ${shq(`/etc/systemd/system/${p.unitName}`)} -m 0644
+${password}put ${shq(p.unitName)} ${shq(`/etc/systemd/system/${p.unitName}`)} -m 0644
 ${tls}sudo ${shq(NODE_BIN)} ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -c ${shq(p.configPath)} --check
 sudo systemctl daemon-reload
 sudo systemctl enable ${shq(p.unitName)}

@@ -73,6 +73,7 @@ describe("Balancer on its own (with dockerCa and a firewall)", () => {
         "solo-lb-copy-api-ca",
         "solo-lb-copy-api-cert",
         "solo-lb-copy-api-key",
+        "solo-lb-copy-api-password",
         "solo-lb-copy-artifact",
         "solo-lb-copy-config",
         "solo-lb-copy-docker-ca",

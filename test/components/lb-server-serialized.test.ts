@@ -196,7 +196,9 @@ describe("serialized LbServer provider", () => {
     expect(await served(port)).toBe("b2\n");
 
     await run("delete", [id, withProvider(updated.outs)]);
-    expect((await call(base, "GET", "/servers/web")).status).toBe(404);
+    // geoswarm-lb answers as gobetween does: 200 null.
+    const gone = await call(base, "GET", "/servers/web");
+    expect([gone.status, gone.text]).toEqual([200, "null\n"]);
     expect(await served(port)).toMatch(/^error: .*ECONNREFUSED/);
     await run("delete", [id, withProvider(updated.outs)]); // already gone: still fine
   });
@@ -271,6 +273,17 @@ describe("serialized LbServer provider", () => {
     const again = await create(news);
     expect(await served(port)).toBe("b1\n");
     await run("delete", [again.id, again.state]);
+  });
+
+  it("tells a missing server (200 null) from an error: read of a gone server drops it, a 401 throws", async () => {
+    const port = await closedPort();
+    const { id, state } = await create(inputs("missing", port));
+    await call(base, "DELETE", "/servers/missing");
+    expect(await run("read", [id, state])).toEqual({ id: "", props: {} });
+    const denied = { ...state, api: api(base, "wrong-secret-value") };
+    const err = await run("read", [id, denied]).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/401/);
   });
 
   it("rejects wrong credentials with a message that names the login, never the password", async () => {

@@ -324,6 +324,7 @@ describe("balancer deployment", () => {
         "api-ca.pem",
         "api-cert.pem",
         "api-key.pem",
+        "api-password",
         "config.toml",
         "docker-ca.pem",
         "docker-cert.pem",
@@ -359,7 +360,9 @@ describe("balancer deployment", () => {
     expect(install.inputs.triggers[5]).toBe(
       sha256("-----BEGIN CERTIFICATE-----\nlb-api-tls-cert\n-----END CERTIFICATE-----\n"),
     );
-    expect(install.inputs.triggers).toHaveLength(6);
+    // A new API password too (its file is read at start).
+    expect(install.inputs.triggers[6]).toBe(sha256("pw-lb-api-password-0123456789abcdef"));
+    expect(install.inputs.triggers).toHaveLength(7);
     expect(install.inputs.create).toContain('sudo systemctl restart "$unit"');
     expect(install.inputs.create).toContain('sudo systemctl reload "$unit"');
     expect(install.inputs.create).toMatch(/^restart_key='[0-9a-f]{64}'$/m);
@@ -373,14 +376,18 @@ describe("balancer deployment", () => {
     });
   });
 
-  it("renders access rules from the cluster's EIPs and the operator CIDR", async () => {
+  it("admits to the `consul` server exactly the sources of its flows: the manager, the hosts, the operator", async () => {
     const config: string = await one("command:remote:CopyToRemote", "lb-copy-config").inputs.source
       .text;
-    for (const m of ["consul-1", "swarm-manager", "r3-host-1"])
+    for (const m of ["swarm-manager", "r1-host-1", "r3-host-1"])
       expect(config).toContain(`"allow ${ipOf(m)}/32"`);
+    // The Consul servers are behind it, not its clients.
+    expect(config).not.toContain(`allow ${ipOf("consul-1")}/32`);
     expect(config).toContain(`"allow ${TEST_OPERATOR_CIDR}"`);
     expect(config).not.toContain(`allow ${ipOf("balancer")}/32`);
-    expect(config).toContain('password = "pw-lb-api-password-0123456789abcdef"');
+    // The password is in its own file (api.basic_auth.password_file), not in the config.
+    expect(config).toContain('password_file = "/etc/geoswarm-lb/api-password"');
+    expect(config).not.toContain("pw-lb-api-password-0123456789abcdef");
   });
 });
 

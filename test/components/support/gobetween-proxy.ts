@@ -37,7 +37,10 @@ export async function gobetweenProxy(upstream: string): Promise<GobetweenProxy> 
     }
     const up = await fetch(`${upstream}${req.url}`, {
       method: req.method,
-      headers: req.headers.authorization ? { authorization: req.headers.authorization } : {},
+      headers: {
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        ...(req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {}),
+      },
       body: body.length > 0 ? body : undefined,
     });
     const text = await up.text();

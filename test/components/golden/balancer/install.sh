@@ -49,6 +49,6 @@ done
 printf '%s
 ' "$restart_key" | sudo tee "$key_file" >/dev/null
 echo "geoswarm-lb install: $action $unit done, API ready"
-for f in config.toml docker-key.pem api-key.pem; do
+for f in config.toml docker-key.pem api-key.pem api-password; do
   rm -f "$staging/$f"
 done
