@@ -8,6 +8,7 @@ export interface ElasticAddress {
   publicIp: pulumi.Output<string>;
 }
 
+/** Arguments of {@link ClusterAddresses}. */
 export interface ClusterAddressesArgs {
   /**
    * One Elastic IP per entry, allocated in `awsRegion` and tagged with `name`. Required; the
@@ -54,6 +55,7 @@ export class ClusterAddresses extends pulumi.ComponentResource {
     this.registerOutputs({ publicIps: this.publicIps });
   }
 
+  /** The Elastic IP allocated for `machine`; throws when no address was planned for it. */
   get(machine: string): ElasticAddress {
     const a = this.addresses[machine];
     if (!a) throw new Error(`no Elastic IP planned for ${machine}`);

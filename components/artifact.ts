@@ -5,12 +5,20 @@ import * as path from "node:path";
 
 export const LB_ARTIFACT = "lb/dist/geoswarm-lb.cjs";
 
-/** The geoswarm package root: the nearest ancestor of `from` whose package.json is named "geoswarm". */
+/** The name the library is published under (package.json `name`). */
+export const PACKAGE_NAME = "@geoswarm/geoswarm";
+
+/**
+ * The geoswarm package root: the nearest ancestor of `from` whose package.json is named
+ * PACKAGE_NAME. Walking up from this module works both in the repository (components/ or
+ * dist/components/) and in a consumer's node_modules/@geoswarm/geoswarm/dist/components, so the
+ * Balancer finds the artifact shipped in the same package without any path configuration.
+ */
 export function packageRoot(from: string = __dirname): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, "package.json");
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).name === "geoswarm") return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no geoswarm package.json above ${from}`);
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).name === PACKAGE_NAME) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no ${PACKAGE_NAME} package.json above ${from}`);
   }
 }
 

@@ -16,6 +16,7 @@ import { LB_STATE_DIRECTORY, lbUnit } from "./render/systemd";
 import type { DockerCa } from "./tls";
 import { DEFAULT_NODE_VERSION, TYPE_PREFIX } from "./types";
 
+/** Arguments of {@link Balancer}. */
 export interface BalancerArgs {
   /** Network of the core region; the host uses its `balancer` security group. Required. */
   network: RegionNetwork;

@@ -19,6 +19,7 @@ import { SwarmManager } from "./swarm-manager";
 import { DockerCa } from "./tls";
 import { TYPE_PREFIX } from "./types";
 
+/** Arguments of {@link Cluster}. */
 export interface ClusterArgs {
   /**
    * The validated stack configuration (parseClusterSpec / readClusterSpec of the `geoswarm:`

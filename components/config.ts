@@ -220,8 +220,11 @@ const stackSchema = z.strictObject({
   elasticIps: z.enum(["protect", "retain", "release"]).default("protect"),
 });
 
+/** The validated stack config (`geoswarm:*` keys) with every default filled in; see {@link parseClusterSpec}. */
 export type ClusterSpec = z.infer<typeof stackSchema>;
+/** One entry of `geoswarm:regions`. */
 export type RegionSpec = ClusterSpec["regions"][number];
+/** One entry of `geoswarm:entryPoints`. */
 export type EntryPointSpec = ClusterSpec["entryPoints"][number];
 
 /** Bad stack configuration: each problem names its key as `geoswarm:<path>`. */

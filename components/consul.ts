@@ -8,6 +8,7 @@ import { consulServerUserData } from "./render/cloudinit";
 import { type ConsulConfig, consulClientConfig, consulServerConfig } from "./render/consul";
 import { DEFAULT_CONSUL_VERSION, TYPE_PREFIX } from "./types";
 
+/** Arguments of {@link ConsulCluster}. */
 export interface ConsulClusterArgs {
   /** Network (region) the servers run in; they use its `consul` security group. Required. */
   network: RegionNetwork;

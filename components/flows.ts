@@ -4,6 +4,7 @@
 import type { ClusterSpec } from "./config";
 import type { Role } from "./plan";
 
+/** Transport protocol of a flow or firewall rule. */
 export type Protocol = "tcp" | "udp";
 
 /** Who opens the connection. */

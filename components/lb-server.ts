@@ -43,6 +43,7 @@ export interface LbServerSpec extends Partial<ConnectionOptions> {
   udp?: Partial<UdpConfig> | null;
 }
 
+/** How {@link LbServer} reaches the balancer's REST API. */
 export interface LbServerApiArgs {
   /** Base URL of the REST API, e.g. `https://203.0.113.10:8888`. Changing it replaces the server. */
   url: pulumi.Input<string>;
@@ -57,6 +58,7 @@ export interface LbServerApiArgs {
   caPem?: pulumi.Input<string>;
 }
 
+/** Arguments of {@link LbServer}. */
 export interface LbServerArgs {
   /** The balancer's REST API. Required. */
   api: LbServerApiArgs;

@@ -20,6 +20,7 @@ import { type FirewallRule, ROLES, type Role } from "./plan";
 import { hostCidr, publicSubnetCidr } from "./render/net";
 import { TYPE_PREFIX } from "./types";
 
+/** Arguments of {@link RegionNetwork}. */
 export interface RegionNetworkArgs {
   /** AWS region every resource of this network is created in (aws v7 per-resource `region`). Required. */
   awsRegion: string;

@@ -3,9 +3,11 @@
 import type { ClusterSpec } from "./config";
 import { type Protocol, planFlows } from "./flows";
 
+/** What a machine is in the cluster; each role has its own security group. */
 export type Role = "consul" | "balancer" | "manager" | "host";
 export const ROLES: readonly Role[] = ["consul", "balancer", "manager", "host"];
 
+/** A machine the cluster will have: its name, role and where it runs. */
 export interface MachinePlan {
   name: string;
   role: Role;
@@ -18,6 +20,7 @@ export const MANAGER_NAME = "swarm-manager";
 export const BALANCER_NAME = "balancer";
 export const consulServerName = (i: number): string => `consul-${i + 1}`;
 
+/** Every machine a stack config asks for, control core first. */
 export function planMachines(spec: ClusterSpec): MachinePlan[] {
   const core = spec.regions.find((r) => r.name === spec.coreRegion);
   if (!core) throw new Error(`core region ${spec.coreRegion} is not defined`);
@@ -46,6 +49,7 @@ export function planMachines(spec: ClusterSpec): MachinePlan[] {
 
 export type { Protocol } from "./flows";
 
+/** One ingress rule of a role's security group. */
 export interface FirewallRule {
   /** Security group (by role) the rule belongs to. */
   role: Role;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { TYPE_PREFIX } from "./types";
 
+/** Arguments of {@link DockerCa}. */
 export interface DockerCaArgs {
   /** Subject common name of the CA. Defaults to "geoswarm docker CA". */
   commonName?: string;
@@ -9,12 +10,14 @@ export interface DockerCaArgs {
   validityHours?: number;
 }
 
+/** A certificate issued by {@link DockerCa.issue} and its key. */
 export interface IssuedCert {
   certPem: pulumi.Output<string>;
   /** Secret. */
   keyPem: pulumi.Output<string>;
 }
 
+/** What {@link DockerCa.issue} puts in a certificate. */
 export interface IssueArgs {
   /** Subject common name. Required. */
   commonName: string;

@@ -1,7 +1,6 @@
-// An example consumer stack: one region, three Consul servers, the balancer, a standalone Swarm
-// manager and two labelled Docker hosts, composed by hand from the geoswarm library.
-// It imports the package by name, exactly as a separate project that depends on geoswarm would.
-import * as pulumi from "@pulumi/pulumi";
+// Composition stack: one region, three Consul servers, the balancer, a standalone Swarm manager
+// and two labelled Docker hosts, composed by hand from the individual geoswarm components (the
+// platform example gets all of this, for several regions, from one Cluster and its config).
 import {
   Balancer,
   ClusterAddresses,
@@ -13,11 +12,13 @@ import {
   RegionNetwork,
   type Role,
   SwarmManager,
-} from "geoswarm";
+} from "@geoswarm/geoswarm";
+import * as pulumi from "@pulumi/pulumi";
 
 const config = new pulumi.Config();
-const sshPrivateKey = config.requireSecret("sshPrivateKey");
-const operatorCidr = config.get("operatorCidr") ?? "198.51.100.0/24";
+const ssh = { privateKey: config.requireSecret("sshPrivateKey") };
+// The network `pulumi up` runs from: SSH, the balancer's API and Consul UI are open to it only.
+const operatorCidr = config.require("operatorCidr");
 const awsRegion = "eu-west-1";
 
 // Addresses first: firewall rules and configs name machines before any machine exists.
@@ -62,6 +63,8 @@ const network = new RegionNetwork("lab", {
     ...rule("balancer", "tcp", [8500, 8500], ["manager", ...hostNames, operatorCidr]),
     ...rule("balancer", "tcp", [8888, 8888], [operatorCidr]),
     ...rule("host", "tcp", [2376, 2376], ["manager"]),
+    // The balancer reaches containers on the ports Docker publishes (`-p 80`: 32768-60999).
+    ...rule("host", "tcp", [32768, 60999], ["lb"]),
     ...rule("manager", "tcp", [2377, 2377], [operatorCidr, "lb"]),
     ...rule("balancer", "tcp", [8080, 8080], ["0.0.0.0/0"]),
   ],
@@ -70,14 +73,15 @@ const network = new RegionNetwork("lab", {
 const ca = new DockerCa("lab-ca");
 const consul = new ConsulCluster("lab-consul", {
   network,
+  ssh,
   addresses: consulNames.map((n) => addresses.get(n)),
 });
 const balancer = new Balancer("lab-lb", {
   network,
   consul,
   address: addresses.get("lb"),
-  ssh: { privateKey: sshPrivateKey },
-  dockerCa: ca,
+  ssh,
+  dockerCa: ca, // also serves the balancer's API over HTTPS with a certificate from this CA
   consulClients: [
     addresses.publicIps.manager,
     ...hostNames.map((n) => addresses.publicIps[n]),
@@ -90,6 +94,7 @@ const manager = new SwarmManager("lab-manager", {
   strategy: "spread",
   discoveryUrl: balancer.swarmDiscoveryUrl,
   address: addresses.get("manager"),
+  ssh,
 });
 const hosts = hostLayout.map(
   (h) =>
@@ -101,6 +106,7 @@ const hosts = hostLayout.map(
       swarm: manager.hostJoin,
       instanceType: "t3.large",
       address: addresses.get(h.name),
+      ssh,
     }),
 );
 
@@ -109,7 +115,13 @@ const tls = balancer.dockerTls!;
 const web = new LbServer(
   "lab-web",
   {
-    api: { url: balancer.apiUrl, username: balancer.apiUser, password: balancer.apiPassword },
+    api: {
+      url: balancer.apiUrl,
+      username: balancer.apiUser,
+      password: balancer.apiPassword,
+      caPem: balancer.apiCaPem,
+    },
+    balancerId: balancer.instanceId,
     server: {
       bind: "0.0.0.0:8080",
       balance: "leastconn",
@@ -127,7 +139,7 @@ const web = new LbServer(
       healthcheck: { kind: "ping", interval: "2s", timeout: "1s" },
     },
   },
-  { dependsOn: [balancer.installCommand] },
+  { parent: balancer, deletedWith: balancer.instance, dependsOn: [balancer.installCommand] },
 );
 
 export const webBind = web.bind;
