@@ -5,6 +5,7 @@ import { type ClusterSpec, regionChecks } from "./config";
 import { ConsulCluster } from "./consul";
 import { DockerHost } from "./docker-host";
 import { buildEntryPoints } from "./entry-points";
+import { CONSUL_HTTP_PORT, planFlows } from "./flows";
 import type { LbServer } from "./lb-server";
 import { RegionNetwork } from "./network";
 import {
@@ -125,9 +126,21 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
     child,
   );
 
-  const clusterIps = machines
-    .filter((m) => m.name !== BALANCER_NAME)
-    .map((m) => addresses.publicIps[m.name]);
+  // Who may use the balancer's `consul` server: exactly the sources of the flows to its port
+  // (the operator; in standalone mode the manager and hosts for Swarm discovery). Its access
+  // rules then match the security group; in swarm mode no machine needs Consul at all.
+  const consulClients = planFlows(spec)
+    .filter(
+      (f) =>
+        f.to === "balancer" && f.ports[0] <= CONSUL_HTTP_PORT && CONSUL_HTTP_PORT <= f.ports[1],
+    )
+    .flatMap((f): pulumi.Input<string>[] =>
+      "role" in f.from
+        ? machines
+            .filter((m) => m.role === (f.from as { role: string }).role)
+            .map((m) => addresses.publicIps[m.name])
+        : ["operator" in f.from ? spec.ssh.allowedCidr : f.from.cidr],
+    );
   const balancer = new Balancer(
     "lb",
     {
@@ -135,7 +148,7 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
       consul,
       ssh,
       address: addresses.get(BALANCER_NAME),
-      consulClients: [...clusterIps, spec.ssh.allowedCidr],
+      consulClients,
       instanceType: spec.balancer.instanceType,
       apiUser: spec.balancer.apiUser,
       apiPort: spec.balancer.apiPort,

@@ -271,13 +271,22 @@ export class RegionNetwork extends pulumi.ComponentResource {
       { region, subnetId: subnet.id, routeTableId: routes.id },
       child,
     );
+    // A fixed name, replaced delete-first: instances ignore keyName after their first boot (a new
+    // key must not replace them), and the engine also launches a *replacement* instance with the
+    // old, ignored keyName, so that name must still exist after a key rotation.
     const key = new aws.ec2.KeyPair(
       `${name}-key`,
-      { region, publicKey: args.sshPublicKey, tags: tags(`${name}-key`) },
-      child,
+      {
+        region,
+        keyName: `${pulumi.getProject()}-${pulumi.getStack()}-${name}`,
+        publicKey: args.sshPublicKey,
+        tags: tags(`${name}-key`),
+      },
+      { ...child, deleteBeforeReplace: true },
     );
 
     const roles = args.roles ?? [...ROLES];
+    const egressRules: pulumi.Resource[] = [];
     this.securityGroupIds = {};
     for (const role of roles) {
       const sg = new aws.ec2.SecurityGroup(
@@ -290,7 +299,7 @@ export class RegionNetwork extends pulumi.ComponentResource {
         },
         child,
       );
-      new aws.vpc.SecurityGroupEgressRule(
+      const egress = new aws.vpc.SecurityGroupEgressRule(
         `${name}-${role}-egress`,
         {
           region,
@@ -302,6 +311,8 @@ export class RegionNetwork extends pulumi.ComponentResource {
         { parent: sg },
       );
       this.securityGroupIds[role] = sg.id;
+      // The AWS provider removes a new group's default egress rule: apt at boot needs this one.
+      egressRules.push(egress);
       for (const rule of (args.rules ?? []).filter((r) => r.role === role)) {
         const source =
           "cidr" in rule.source
@@ -356,7 +367,7 @@ export class RegionNetwork extends pulumi.ComponentResource {
     const verdict = pulumi.all([...placed, quotaOk]);
     this.subnetId = pulumi.all([subnet.id, verdict]).apply(([id]) => id);
     this.internetGateway = igw;
-    this.internetReady = [igw, routes, association];
+    this.internetReady = [igw, routes, association, ...egressRules];
     this.keyName = key.keyName;
     // The subnet's own id: a failed check fails the instances that wait for `subnetId`, once.
     this.registerOutputs({ vpcId: this.vpcId, subnetId: subnet.id, keyName: this.keyName });

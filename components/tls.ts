@@ -56,6 +56,9 @@ export class DockerCa extends pulumi.ComponentResource {
         privateKeyPem: this.caKey.privateKeyPem,
         isCaCertificate: true,
         validityPeriodHours: args.validityHours ?? 87600,
+        // Renewed by the first `pulumi up` in its last year, with every certificate it signed;
+        // without it the CA would lapse before anything renews it.
+        earlyRenewalHours: 8760,
         allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
         subject: { commonName: args.commonName ?? "geoswarm docker CA", organization: "geoswarm" },
       },

@@ -151,6 +151,19 @@ describe.each([
     }
   });
 
+  it("gives the balancer's `consul` server the same sources as its security group (swarm mode: the operator only)", async () => {
+    // A StringAsset's text is a promise in the recorded inputs.
+    const config: string = await g.one(COPY, "lb-copy-config").inputs.source.text;
+    const rules = [...config.matchAll(/"allow ([^"]+)"/g)].map((m) => m[1]).sort();
+    const machines = g.machines();
+    const expected = ["100.64.10.0/24"];
+    if (mode === "standalone") {
+      for (const [, m] of machines)
+        if (m.role === "host" || m.role === "manager") expected.push(`${m.ip}/32`);
+    }
+    expect(rules).toEqual(expected.sort());
+  });
+
   it("opens nothing to 0.0.0.0/0 except the entry points' ports on the balancer", () => {
     const machines = g.machines();
     const lbSg = machines.get("balancer")?.sg;
