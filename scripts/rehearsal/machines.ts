@@ -394,7 +394,7 @@ export class TestbedExecutor implements Executor {
     const m = this.tb.byIp(ip);
     const why = commandVerdict(create);
     if (why) {
-      (this.skipped[m.name] ??= []).push(`remote command ${name}: ${why}`);
+      this.skipped[m.name] = [...(this.skipped[m.name] ?? []), `remote command ${name}: ${why}`];
       if (why.includes("nodejs.org")) await this.linkNode(m);
       for (const f of deliveredFiles(create, stdin))
         await this.tb.writeFile(m, f.path, f.content, f.mode);

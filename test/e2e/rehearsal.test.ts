@@ -9,8 +9,8 @@
 // against a STAND-IN for the local agent's HTTP API (operator.consulAgentStandIn), not Consul.
 // Standalone Swarm cannot run either (no image): the local stack uses swarm mode.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { get, Operator, sleep } from "../../scripts/rehearsal/operator";
 import { unemulatedDirectives } from "../../scripts/rehearsal/machines";
+import { get, Operator, sleep } from "../../scripts/rehearsal/operator";
 import type { Rehearsal } from "../../scripts/rehearsal/rehearsal";
 import { requireDocker } from "../support/docker/testbed";
 import { startRehearsal } from "./support/rehearsal";
