@@ -39,8 +39,10 @@ describe("reference documentation", () => {
     const generated = tree(out);
     expect(Object.keys(generated)).toContain("@geoswarm/geoswarm/classes/Cluster.md");
     expect(Object.keys(generated)).toContain("@geoswarm/geoswarm/lb-server/README.md");
-    // Stale when this fails: run `npm run docs` and commit docs/reference.
-    expect(tree(path.join(ROOT, "docs/reference"))).toEqual(generated);
+    expect(
+      tree(path.join(ROOT, "docs/reference")),
+      "docs/reference is stale: run `npm run docs` and commit it",
+    ).toEqual(generated);
   }, 120_000);
 
   it("the check fails on an export without documentation, and passes once it has some", () => {
