@@ -474,7 +474,13 @@ export const lbServerProvider = {
     // and a new balancer instance (it starts empty; the server must be created on it).
     const replaces: string[] = [];
     if (olds.serverName !== news.serverName) replaces.push("serverName");
-    if (olds.api?.url !== news.api?.url) replaces.push("api.url");
+    // A new URL of the same balancer instance (a new apiPort, http -> https) is an update: the
+    // balancer kept the server across its restart ([state]), and the old URL no longer answers,
+    // so a delete there would fail. Without balancerId on both sides the URL is the identity.
+    const urlChanged = olds.api?.url !== news.api?.url;
+    if (urlChanged && (olds.balancerId === undefined || news.balancerId === undefined)) {
+      replaces.push("api.url");
+    }
     // A state without balancerId (older versions, or a plain gobetween) updates instead: PUT
     // recreates the server if it is missing.
     if (
@@ -488,6 +494,7 @@ export const lbServerProvider = {
       olds.api?.username !== news.api?.username ||
       olds.api?.password !== news.api?.password ||
       olds.api?.caPem !== news.api?.caPem ||
+      urlChanged ||
       olds.balancerId !== news.balancerId;
     if (unknownPaths(news.server).length > 0) {
       // Preview with values not known yet: an update at least (PUT moves bind and protocol too).

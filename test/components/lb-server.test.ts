@@ -228,6 +228,17 @@ describe("diff", () => {
     ).toEqual(replace("api.url"));
   });
 
+  it("updates, not replaces, a new API URL of the same balancer instance (a new apiPort): the old URL no longer answers a delete", async () => {
+    const moved = { ...API, url: "http://203.0.113.10:8899" };
+    expect(
+      await diff(state({ balancerId: "i-0aaa" }), inputs({ balancerId: "i-0aaa", api: moved })),
+    ).toEqual({ changes: true });
+    // Another instance behind it: replaced as before.
+    expect(
+      await diff(state({ balancerId: "i-0aaa" }), inputs({ balancerId: "i-0bbb", api: moved })),
+    ).toEqual(replace("balancerId"));
+  });
+
   it("replaces on a new balancerId (a new, empty balancer instance), and not otherwise", async () => {
     const on = (balancerId?: string) => state({ balancerId });
     expect(await diff(on("i-0aaa"), inputs({ balancerId: "i-0bbb" }))).toEqual(
