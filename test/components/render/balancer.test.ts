@@ -282,7 +282,7 @@ describe("install script run (sudo stubbed)", () => {
       `#!/bin/sh
 echo "$*" >> "$SUDO_LOG"
 case "$1" in
-  journalctl) echo "fake journal: listen EADDRINUSE :8888" ;;
+  journalctl) [ -n "\${JOURNAL:-}" ] && echo "$JOURNAL" || echo "fake journal: listen EADDRINUSE :8888" ;;
   test) exit "\${INSTALLED_RC:-0}" ;;
   cat) [ -n "\${RUNNING_KEY:-}" ] && echo "$RUNNING_KEY" || exit 1 ;;
   tee) cat > "$SUDO_TEE" ;;
@@ -376,7 +376,12 @@ exit 0
           apiPort: port,
           restartKey: "key-1",
         });
-        const r = await runScript(script, { ...env, RUNNING_KEY: running, ACTIVE_RC: active });
+        const r = await runScript(script, {
+          ...env,
+          RUNNING_KEY: running,
+          ACTIVE_RC: active,
+          JOURNAL: '{"level":30,"msg":"configuration reloaded"}',
+        });
         const what = `running ${running || "(none)"}, is-active rc ${active}`;
         expect(r.status, `${what}: ${r.out}`).toBe(0);
         const calls = readFileSync(log, "utf8");
@@ -386,6 +391,33 @@ exit 0
         );
         expect(readFileSync(path.join(dir, "restart-key"), "utf8"), what).toBe("key-1\n");
       }
+    } finally {
+      server.close();
+    }
+  }, 30_000);
+
+  it("fails a reload the balancer refused (its journal says so): the old servers keep running, the update must not pass", async () => {
+    const port = await freePort();
+    const server = http.createServer((_req, res) => res.end("OK")).listen(port, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const { staging, env } = setUp();
+      const script = lbInstallScript({
+        ...scriptOptions,
+        stagingDir: staging,
+        apiPort: port,
+        restartKey: "key-1",
+      });
+      const r = await runScript(script, {
+        ...env,
+        RUNNING_KEY: "key-1",
+        ACTIVE_RC: "0",
+        JOURNAL: '{"level":50,"msg":"reload failed; running configuration kept"}',
+      });
+      expect(r.status, r.out).toBe(1);
+      expect(r.out).toContain("refused the new configuration and kept the running one");
+      // The secrets stay staged for the retry.
+      expect(readdirSync(staging)).toContain("config.toml");
     } finally {
       server.close();
     }

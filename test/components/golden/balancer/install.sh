@@ -31,6 +31,7 @@ sudo systemctl enable 'geoswarm-lb.service'
 if [ -n "$restart_key" ] && sudo systemctl is-active --quiet "$unit" &&
   [ "$(sudo cat "$key_file" 2>/dev/null || true)" = "$restart_key" ]; then
   action=reloading
+  since=$(date +%s)
   sudo systemctl reload "$unit"
 else
   action=restarting
@@ -46,6 +47,24 @@ until last=$(curl -fsS --max-time 2 -o /dev/null "$ping_url" 2>&1); do
   fi
   sleep 1
 done
+# SIGHUP reloads in the background: wait for its outcome in the journal (a failed reload keeps
+# the old servers running, so /ping alone cannot tell).
+if [ "$action" = reloading ]; then
+  until outcome=$(sudo journalctl -u "$unit" --since "@$since" -o cat --no-pager 2>/dev/null |
+    grep -E 'configuration reloaded|reload failed' | tail -n 1) && [ -n "$outcome" ]; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "geoswarm-lb install: no reload outcome from $unit in its journal within 60 s" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+  case "$outcome" in
+  *"reload failed"*)
+    echo "geoswarm-lb install: $unit refused the new configuration and kept the running one: $outcome" >&2
+    exit 1
+    ;;
+  esac
+fi
 printf '%s
 ' "$restart_key" | sudo tee "$key_file" >/dev/null
 echo "geoswarm-lb install: $action $unit done, API ready"
