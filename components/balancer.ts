@@ -6,12 +6,26 @@ import { nodeSupportsWorkers } from "../lb/src/config/workers";
 import type { ElasticAddress } from "./addresses";
 import { defaultArtifactPath, fileSha256, sha256 } from "./artifact";
 import type { ConsulCluster } from "./consul";
-import { createMachine, ownAddress, type SshArgs, sshConnection } from "./machine";
+import {
+  createMachine,
+  machineStep,
+  ownAddress,
+  REMOTE_TIMEOUTS,
+  type SshArgs,
+  sshConnection,
+} from "./machine";
 import type { RegionNetwork } from "./network";
 import { BALANCER_NAME } from "./plan";
-import { balancerUserData } from "./render/cloudinit";
+import { balancerUserData, CONSUL_SERVERS_SCRIPT } from "./render/cloudinit";
+import { LOCAL_AGENT_HTTP_PORT } from "./render/consul";
 import { balancerConfig, renderBalancerConfig } from "./render/lb";
-import { lbInstallScript, NODE_BIN } from "./render/scripts";
+import { asRootScript } from "./render/machine-scripts";
+import {
+  consulServersScript,
+  installNodeScript,
+  lbInstallScript,
+  NODE_BIN,
+} from "./render/scripts";
 import { LB_STATE_DIRECTORY, lbUnit } from "./render/systemd";
 import type { DockerCa } from "./tls";
 import { DEFAULT_NODE_VERSION, TYPE_PREFIX } from "./types";
@@ -135,16 +149,8 @@ export class Balancer extends pulumi.ComponentResource {
     );
     this.apiPassword = pulumi.secret(password.result);
 
-    const userData = args.consul.clientConfig(BALANCER_NAME, address.publicIp).apply((config) =>
-      balancerUserData({
-        hostname: BALANCER_NAME,
-        consulVersion: args.consul.version,
-        config,
-        nodeVersion,
-        nodeSha256: args.nodeSha256,
-        lbUser: LB_USER,
-      }),
-    );
+    // The same for the balancer's whole life: Node.js and the Consul agent come after boot.
+    const userData = balancerUserData({ hostname: BALANCER_NAME, lbUser: LB_USER });
     const m = createMachine(
       name,
       {
@@ -160,6 +166,18 @@ export class Balancer extends pulumi.ComponentResource {
       },
       this,
     );
+    // Installs only when the installed version differs; a new version updates it in place.
+    const node = machineStep(
+      `${name}-node`,
+      m,
+      { create: asRootScript("install-node.sh", installNodeScript(nodeVersion, args.nodeSha256)) },
+      { parent: this },
+    );
+    const consulAgent = args.consul.installClientAgent(`${name}-consul`, m, BALANCER_NAME, {
+      parent: this,
+      httpPort: LOCAL_AGENT_HTTP_PORT,
+      files: [{ path: CONSUL_SERVERS_SCRIPT, content: consulServersScript(), mode: "0755" }],
+    });
 
     const apiCert = args.dockerCa?.issueEndpoint(`${name}-api`, address.publicIp, this);
     const config = pulumi.output(args.consulClients).apply((consulClients) =>
@@ -189,7 +207,7 @@ export class Balancer extends pulumi.ComponentResource {
     const staging = `/home/${user}/geoswarm-lb-staging`;
     const connection = sshConnection(address.publicIp, args.ssh);
     const firewall = args.firewall ?? [];
-    const onHost = { parent: this, deletedWith: m.instance };
+    const onHost = { parent: this, deletedWith: m.instance, customTimeouts: REMOTE_TIMEOUTS };
     const ready = new command.remote.Command(
       `${name}-ready`,
       {
@@ -198,8 +216,8 @@ export class Balancer extends pulumi.ComponentResource {
         triggers: [m.instance.id],
         addPreviousOutputInEnv: false,
       },
-      // After the boot check: cloud-init finished without errors (Node.js, the Consul agent, the user).
-      { ...onHost, dependsOn: [m.booted as pulumi.Resource, ...firewall] },
+      // After the boot check (cloud-init finished without errors: the user), Node.js and the agent.
+      { ...onHost, dependsOn: [m.booted as pulumi.Resource, node, consulAgent, ...firewall] },
     );
     const copy = (suffix: string, source: pulumi.Input<pulumi.asset.Asset>, file: string) =>
       new command.remote.CopyToRemote(

@@ -1,11 +1,18 @@
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ElasticAddress } from "./addresses";
-import { createMachine, ownAddress, type SshArgs } from "./machine";
+import { createMachine, type Machine, machineStep, ownAddress, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
 import { consulServerName } from "./plan";
 import { consulServerUserData } from "./render/cloudinit";
-import { type ConsulConfig, consulClientConfig, consulServerConfig } from "./render/consul";
+import {
+  type ConsulConfig,
+  consulClientConfig,
+  consulServerConfig,
+  renderConsulConfig,
+} from "./render/consul";
+import { consulInstallScript, type ExtraFile } from "./render/consul-install";
 import { DEFAULT_CONSUL_VERSION, TYPE_PREFIX } from "./types";
 
 /** Arguments of {@link ConsulCluster}. */
@@ -31,7 +38,8 @@ export interface ConsulClusterArgs {
 /**
  * N Consul servers that form their cluster on their own: `bootstrap_expect = N` and `retry_join`
  * on the other servers' EIPs replace the article's manual bootstrap/restart. Gossip is encrypted
- * with a 32-byte key from @pulumi/random, kept secret. systemd runs the agent; the UI is on.
+ * with a 32-byte key from @pulumi/random, kept secret. systemd runs the agent; the UI is on. The
+ * agents are installed after boot and upgraded in place, one server at a time (`agents`).
  */
 export class ConsulCluster extends pulumi.ComponentResource {
   public readonly serverIps: pulumi.Output<string>[];
@@ -39,6 +47,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
   public readonly gossipKey: pulumi.Output<string>;
   public readonly datacenter: string;
   public readonly version: string;
+  /** Each server's agent install step, in roll order (server k+1's depends on server k's). */
+  public readonly agents: command.remote.Command[];
 
   constructor(name: string, args: ConsulClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(`${TYPE_PREFIX}ConsulCluster`, name, {}, opts);
@@ -62,37 +72,82 @@ export class ConsulCluster extends pulumi.ComponentResource {
     );
     this.serverIps = addresses.map((a) => a.publicIp);
 
-    nodes.forEach((node, i) => {
-      const userData = pulumi
-        .all([addresses[i].publicIp, pulumi.all(this.serverIps), this.gossipKey])
-        .apply(([ip, serverIps, gossipKey]) =>
-          consulServerUserData({
-            hostname: node,
-            consulVersion: this.version,
-            config: consulServerConfig({
-              datacenter: this.datacenter,
-              nodeName: node,
-              advertiseIp: ip,
-              serverIps,
-              gossipKey,
-            }),
-          }),
-        );
-      createMachine(
+    // Each server's agent (package, config, unit) is installed after boot by a step that runs
+    // again in place when the version or config changes. The steps form a chain and a restarted
+    // server's step waits for the whole cluster, so a change rolls over one server at a time.
+    let previous: command.remote.Command | undefined;
+    this.agents = nodes.map((node, i) => {
+      const m = createMachine(
         `${name}-${node}`,
         {
           network: args.network,
           role: "consul",
           instanceType: args.instanceType ?? "t3.small",
-          userData,
+          userData: consulServerUserData({ hostname: node }),
           ssh: args.ssh,
           address: addresses[i],
           ami: args.ami,
         },
         this,
       );
+      const config = pulumi
+        .all([addresses[i].publicIp, pulumi.all(this.serverIps), this.gossipKey])
+        .apply(([ip, serverIps, gossipKey]) =>
+          renderConsulConfig(
+            consulServerConfig({
+              datacenter: this.datacenter,
+              nodeName: node,
+              advertiseIp: ip,
+              serverIps,
+              gossipKey,
+            }),
+          ),
+        );
+      const step = machineStep(
+        `${name}-${node}-consul`,
+        m,
+        {
+          create: consulInstallScript({
+            version: this.version,
+            nodeName: node,
+            httpAddr: "http://127.0.0.1:8500",
+            servers: nodes,
+          }),
+          stdin: config,
+        },
+        { parent: this, dependsOn: previous ? [previous] : [] },
+      );
+      previous = step;
+      return step;
     });
     this.registerOutputs({ serverIps: this.serverIps, gossipKey: this.gossipKey });
+  }
+
+  /**
+   * Installs a client agent joining these servers on `machine` after its boot (the balancer's),
+   * with the same version; runs again in place when the version or config changes.
+   */
+  installClientAgent(
+    stepName: string,
+    machine: Machine,
+    nodeName: string,
+    opts: { parent: pulumi.Resource; files?: ExtraFile[]; httpPort: number },
+  ): command.remote.Command {
+    return machineStep(
+      stepName,
+      machine,
+      {
+        create: consulInstallScript({
+          version: this.version,
+          nodeName,
+          httpAddr: `http://127.0.0.1:${opts.httpPort}`,
+          servers: [],
+          files: opts.files,
+        }),
+        stdin: this.clientConfig(nodeName, machine.publicIp).apply(renderConsulConfig),
+      },
+      { parent: opts.parent },
+    );
   }
 
   /** Config of a client agent (the balancer's) joining these servers; secret (gossip key). */

@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ElasticAddress } from "./addresses";
-import { installEngineTls } from "./engine-tls";
+import { installEngineTls, installSwarmUnit } from "./engine-tls";
 import { createMachine, ownAddress, REMOTE_TIMEOUTS, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
-import { dockerHostUserData, type HostSwarm } from "./render/cloudinit";
+import { dockerHostUserData, SWARM_AGENT_UNIT, swarmAgentUnit } from "./render/cloudinit";
 import { swarmJoinScript } from "./render/machine-scripts";
 import type { DockerCa } from "./tls";
 import { DEFAULT_SWARM_IMAGE, TYPE_PREFIX } from "./types";
@@ -77,20 +77,9 @@ export class DockerHost extends pulumi.ComponentResource {
     this.labels = { ...args.labels, region: args.region };
     const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
     const cert = args.ca.issueEndpoint(name, address.publicIp, this);
-    const standalone = args.swarm.mode === "standalone" ? args.swarm : undefined;
-    const swarm: pulumi.Output<HostSwarm> = standalone
-      ? pulumi.output(standalone.discoveryUrl).apply((discoveryUrl) => ({
-          mode: "standalone" as const,
-          image: standalone.image ?? DEFAULT_SWARM_IMAGE,
-          discoveryUrl,
-        }))
-      : pulumi.output({ mode: "swarm" as const });
-    // Nothing here changes while the host lives: certificates and the join token come after boot.
-    const userData = pulumi
-      .all([address.publicIp, swarm])
-      .apply(([publicIp, s]) =>
-        dockerHostUserData({ hostname: name, publicIp, labels: this.labels, swarm: s }),
-      );
+    // The same for the host's whole life: labels, the Swarm agent (image, discovery URL),
+    // certificates and the join token all come after boot.
+    const userData = dockerHostUserData({ hostname: name, swarmMode: args.swarm.mode === "swarm" });
     const m = createMachine(
       name,
       {
@@ -112,7 +101,23 @@ export class DockerHost extends pulumi.ComponentResource {
       { labels: this.labels, swarmMode: args.swarm.mode === "swarm" },
       this,
     );
-    if (args.swarm.mode === "swarm") {
+    if (args.swarm.mode === "standalone") {
+      const agent = args.swarm;
+      installSwarmUnit(
+        `${name}-swarm-agent`,
+        m,
+        {
+          name: SWARM_AGENT_UNIT,
+          content: pulumi
+            .all([address.publicIp, agent.discoveryUrl])
+            .apply(([publicIp, discoveryUrl]) =>
+              swarmAgentUnit({ image: agent.image ?? DEFAULT_SWARM_IMAGE, publicIp, discoveryUrl }),
+            ),
+        },
+        tls,
+        this,
+      );
+    } else {
       const join = args.swarm;
       new command.remote.Command(
         `${name}-swarm-join`,

@@ -1,11 +1,16 @@
-// Delivers a Docker engine's TLS material after boot (hosts and the Swarm manager), so that a
-// renewed certificate updates files on the machine instead of replacing it.
+// What a Docker engine (hosts and the Swarm manager) gets after boot: its TLS material and the
+// daemon.json with its labels, and the standalone Swarm unit. A renewed certificate, new labels, a
+// new Swarm image or strategy update files on the machine in place instead of replacing it.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { type Machine, REMOTE_TIMEOUTS } from "./machine";
+import { type Machine, machineStep, REMOTE_TIMEOUTS } from "./machine";
 import { engineTlsDaemonJson } from "./render/cloudinit";
 import { DOCKER_TLS_DIR } from "./render/docker";
-import { dockerTlsBundle, dockerTlsInstallScript } from "./render/machine-scripts";
+import {
+  dockerTlsBundle,
+  dockerTlsInstallScript,
+  unitInstallScript,
+} from "./render/machine-scripts";
 import type { IssuedCert } from "./tls";
 
 /**
@@ -47,5 +52,24 @@ export function installEngineTls(
       dependsOn: [machine.booted],
       customTimeouts: REMOTE_TIMEOUTS,
     },
+  );
+}
+
+/**
+ * Installs a standalone Swarm unit (agent or manager) after the engine's TLS step, and restarts it
+ * only when the unit changed: a new image, strategy or discovery URL updates the machine in place.
+ */
+export function installSwarmUnit(
+  name: string,
+  machine: Machine,
+  unit: { name: string; content: pulumi.Input<string> },
+  tls: command.remote.Command,
+  parent: pulumi.Resource,
+): command.remote.Command {
+  return machineStep(
+    name,
+    machine,
+    { create: pulumi.output(unit.content).apply((u) => unitInstallScript(unit.name, u)) },
+    { parent, dependsOn: [tls] },
   );
 }

@@ -61,7 +61,11 @@ export interface MachineArgs {
   network: RegionNetwork;
   role: Role;
   instanceType: string;
-  /** cloud-init user data; must not change during the machine's life (a change replaces it). */
+  /**
+   * cloud-init user data. Must be the same for the machine's whole life and independent of what
+   * operators change: a change replaces the instance, and ignoring it would boot a replacement
+   * with the old text. Deliver the rest with machineStep.
+   */
   userData: pulumi.Input<string>;
   /**
    * SSH access for the boot check and authorized keys. Defaults to none: no check (only for
@@ -208,6 +212,37 @@ export function createMachine(name: string, m: MachineArgs, parent: pulumi.Resou
     );
   }
   return machine;
+}
+
+/**
+ * A step on a machine after its boot check: runs `create` once per instance (`triggers`) and
+ * again in place (an update) whenever `create` or `stdin` changes, so what it delivers must be
+ * idempotent. stdin is marked secret. Deleted with the instance, bounded by REMOTE_TIMEOUTS.
+ */
+export function machineStep(
+  name: string,
+  m: Machine,
+  args: { create: pulumi.Input<string>; stdin?: pulumi.Input<string> },
+  opts: { parent: pulumi.Resource; dependsOn?: pulumi.Input<pulumi.Resource>[] },
+): command.remote.Command {
+  if (!m.connection || !m.booted)
+    throw new Error(`${name}: a machine step needs the machine's SSH access`);
+  return new command.remote.Command(
+    name,
+    {
+      connection: m.connection,
+      create: args.create,
+      ...(args.stdin === undefined ? {} : { stdin: pulumi.secret(args.stdin) }),
+      triggers: [m.instance.id],
+      addPreviousOutputInEnv: false,
+    },
+    {
+      parent: opts.parent,
+      deletedWith: m.instance,
+      dependsOn: [m.booted, ...(opts.dependsOn ?? [])],
+      customTimeouts: REMOTE_TIMEOUTS,
+    },
+  );
 }
 
 /**

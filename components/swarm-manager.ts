@@ -2,10 +2,15 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ElasticAddress } from "./addresses";
 import type { DockerHostSwarmArgs } from "./docker-host";
-import { installEngineTls } from "./engine-tls";
+import { installEngineTls, installSwarmUnit } from "./engine-tls";
 import { createMachine, ownAddress, REMOTE_TIMEOUTS, type SshArgs } from "./machine";
 import type { RegionNetwork } from "./network";
-import { MANAGER_LABELS, managerUserData } from "./render/cloudinit";
+import {
+  MANAGER_LABELS,
+  managerUserData,
+  SWARM_MANAGER_UNIT,
+  swarmManagerUnit,
+} from "./render/cloudinit";
 import type { DockerCa } from "./tls";
 import { DEFAULT_SWARM_IMAGE, TYPE_PREFIX } from "./types";
 
@@ -72,19 +77,11 @@ export class SwarmManager extends pulumi.ComponentResource {
       this,
     );
 
-    // Nothing here changes while the manager lives: its certificate comes after boot.
-    const userData = pulumi
-      .all([address.publicIp, args.discoveryUrl ?? ""])
-      .apply(([publicIp, discoveryUrl]) =>
-        managerUserData({
-          hostname: name,
-          publicIp,
-          swarm:
-            mode === "standalone"
-              ? { mode, image, strategy: args.strategy ?? "binpack", discoveryUrl }
-              : { mode },
-        }),
-      );
+    // The same for the manager's whole life: its certificate and (standalone) its manager unit
+    // with the image, strategy and discovery URL come after boot.
+    const userData = address.publicIp.apply((publicIp) =>
+      managerUserData({ hostname: name, publicIp, swarmMode: mode === "swarm" }),
+    );
     const m = createMachine(
       name,
       {
@@ -106,6 +103,21 @@ export class SwarmManager extends pulumi.ComponentResource {
       this,
     );
 
+    if (mode === "standalone") {
+      const strategy = args.strategy ?? "binpack";
+      installSwarmUnit(
+        `${name}-swarm-manager`,
+        m,
+        {
+          name: SWARM_MANAGER_UNIT,
+          content: pulumi
+            .output(args.discoveryUrl ?? "")
+            .apply((discoveryUrl) => swarmManagerUnit({ image, strategy, discoveryUrl })),
+        },
+        tls,
+        this,
+      );
+    }
     if (mode === "swarm") {
       const token = new command.remote.Command(
         `${name}-join-token`,

@@ -1,16 +1,18 @@
 // cloud-init user data (#cloud-config) for each kind of host. Pure: plain values in, text out.
-// User data forces a new instance when it changes (cloud-init applies it on first boot only), so
-// it holds only what never changes for the machine's life: packages, daemon settings, units and
-// the Consul config (gossip key included, which is why the instance's userData is a secret).
-// Certificates and swarm join tokens change while a machine lives; they arrive after boot through
-// remote commands (render/machine-scripts.ts).
-import { CONSUL_CONFIG_FILE, type ConsulConfig, renderConsulConfig } from "./consul";
+// User data forces a new instance when it changes (cloud-init applies it on first boot only), and
+// the engine would reuse old user data for a replacement if it were ignored, so it holds only
+// what is the same for the machine's whole life and no operator changes: the hostname, packages
+// whose versions are constants of this code, and the engines' boot settings. Everything an
+// operator changes (the Consul version and config, engine labels, the Swarm image, strategy and
+// discovery URL, the Node.js version) and everything that renews (certificates, join tokens)
+// arrives after boot through remote commands that run again in place (render/machine-scripts.ts,
+// render/consul-install.ts).
 import { DOCKER_TLS_DIR, daemonJson, renderDaemonJson } from "./docker";
-import { HASHICORP_APT_KEY } from "./hashicorp-key";
-import { consulServersScript, installNodeScript, swarmInitScript } from "./scripts";
-import { consulUnit, dockerContainerUnit, dockerDropIn } from "./systemd";
+import { swarmInitScript } from "./scripts";
+import { dockerContainerUnit, dockerDropIn } from "./systemd";
 import { toYaml, type YamlValue } from "./yaml";
 
+/** The balancer's `consul` discovery helper (installed with its Consul agent, after boot). */
 export const CONSUL_SERVERS_SCRIPT = "/usr/local/lib/geoswarm/consul-servers.sh";
 
 /**
@@ -29,11 +31,13 @@ interface WriteFile {
   path: string;
   content: string;
   permissions: string;
-  owner?: string;
 }
 
-const file = (path: string, content: string, permissions = "0644", owner?: string): WriteFile =>
-  owner ? { path, content, permissions, owner } : { path, content, permissions };
+const file = (path: string, content: string, permissions = "0644"): WriteFile => ({
+  path,
+  content,
+  permissions,
+});
 
 export interface TlsFiles {
   caPem: string;
@@ -43,31 +47,20 @@ export interface TlsFiles {
 
 function cloudConfig(doc: {
   hostname: string;
-  aptSources?: Record<string, YamlValue>;
-  packages: (string | [string, string])[];
-  files: WriteFile[];
-  runcmd: string[][];
+  packages?: (string | [string, string])[];
+  files?: WriteFile[];
+  runcmd?: string[][];
 }): string {
-  const out: Record<string, YamlValue> = {
-    hostname: doc.hostname,
-    preserve_hostname: false,
-    package_update: true,
-    package_upgrade: false,
-  };
-  if (doc.aptSources) out.apt = { sources: doc.aptSources };
-  out.packages = doc.packages;
-  out.write_files = doc.files.map((f) => ({ ...f }));
-  out.runcmd = doc.runcmd;
+  const out: Record<string, YamlValue> = { hostname: doc.hostname, preserve_hostname: false };
+  if (doc.packages?.length) {
+    out.package_update = true;
+    out.package_upgrade = false;
+    out.packages = doc.packages;
+  }
+  if (doc.files?.length) out.write_files = doc.files.map((f) => ({ ...f }));
+  if (doc.runcmd?.length) out.runcmd = doc.runcmd;
   return `#cloud-config\n${toYaml(out)}`;
 }
-
-// The armoured key itself (cloud-init's apt `key:`), not a keyserver lookup at boot.
-const hashicorpSource: Record<string, YamlValue> = {
-  hashicorp: {
-    source: "deb [signed-by=$KEY_FILE] https://apt.releases.hashicorp.com $RELEASE main",
-    key: HASHICORP_APT_KEY,
-  },
-};
 
 /** The docker.io package pin (see DOCKER_IO_VERSION). */
 const DOCKER_PACKAGES: (string | [string, string])[] = [
@@ -77,15 +70,14 @@ const DOCKER_PACKAGES: (string | [string, string])[] = [
 
 /**
  * Files every Docker engine (hosts and the manager) boots with: daemon.json without the TLS
- * listener (its certificates arrive after boot with the TLS version, engineTlsDaemonJson) and the
- * drop-in.
+ * listener and without labels (both arrive after boot with the TLS version, engineTlsDaemonJson:
+ * labels are operator config) and the drop-in.
  */
-function engineFiles(labels: Record<string, string>, swarmMode: boolean): WriteFile[] {
+function engineFiles(swarmMode: boolean): WriteFile[] {
+  // daemonJson insists on a region label; the boot file carries none.
+  const boot = { ...daemonJson({ labels: { region: "-" }, swarmMode, tls: false }), labels: [] };
   return [
-    file(
-      "/etc/docker/daemon.json",
-      renderDaemonJson(daemonJson({ labels, swarmMode, tls: false })),
-    ),
+    file("/etc/docker/daemon.json", renderDaemonJson(boot)),
     file(
       "/etc/systemd/system/docker.service.d/geoswarm.conf",
       // Standalone Swarm 1.2.x speaks Engine API 1.22 (see DOCKER_IO_VERSION).
@@ -94,7 +86,7 @@ function engineFiles(labels: Record<string, string>, swarmMode: boolean): WriteF
   ];
 }
 
-/** The daemon.json installed with the certificates after boot: the same settings plus TLS on 2376. */
+/** The daemon.json installed with the certificates after boot: labels, and TLS on 2376. */
 export function engineTlsDaemonJson(labels: Record<string, string>, swarmMode: boolean): string {
   return renderDaemonJson(daemonJson({ labels, swarmMode, tls: true }));
 }
@@ -105,159 +97,114 @@ const ENGINE_RUNCMD: string[][] = [
   ["systemctl", "restart", "docker"],
 ];
 
-/** Standalone: the Swarm agent runs from boot. Swarm mode: the join comes after boot (the token). */
-export type HostSwarm =
-  | { mode: "standalone"; image: string; discoveryUrl: string }
-  | { mode: "swarm" };
+export const SWARM_AGENT_UNIT = "geoswarm-swarm-agent.service";
+export const SWARM_MANAGER_UNIT = "geoswarm-swarm-manager.service";
 
 export interface DockerHostUserData {
   hostname: string;
-  /** This host's Elastic IP. */
-  publicIp: string;
-  /** Engine labels, `region` included. */
-  labels: Record<string, string>;
-  swarm: HostSwarm;
+  /** Swarm mode (no live-restore, no old-API drop-in) or standalone Swarm. */
+  swarmMode: boolean;
 }
 
-const SWARM_AGENT_UNIT = "geoswarm-swarm-agent.service";
-export const SWARM_MANAGER_UNIT = "geoswarm-swarm-manager.service";
-
+/** A host's user data: the pinned engine only; labels and the Swarm agent come after boot. */
 export function dockerHostUserData(h: DockerHostUserData): string {
-  const files = engineFiles(h.labels, h.swarm.mode === "swarm");
-  const runcmd: string[][] = [...ENGINE_RUNCMD];
-  if (h.swarm.mode === "standalone") {
-    files.push(
-      file(
-        `/etc/systemd/system/${SWARM_AGENT_UNIT}`,
-        dockerContainerUnit({
-          description: "Standalone Swarm agent: registers this engine in Consul",
-          container: "swarm-agent",
-          runArgs: [
-            h.swarm.image,
-            "join",
-            `--advertise=${h.publicIp}:2376`,
-            "--ttl 20s",
-            "--heartbeat 4s",
-            h.swarm.discoveryUrl,
-          ],
-        }),
-      ),
-    );
-    runcmd.push(["systemctl", "enable", "--now", SWARM_AGENT_UNIT]);
-  }
   return cloudConfig({
     hostname: h.hostname,
     packages: DOCKER_PACKAGES,
-    files,
-    runcmd,
+    files: engineFiles(h.swarmMode),
+    runcmd: [...ENGINE_RUNCMD],
+  });
+}
+
+/** The standalone Swarm agent (installed after boot): registers this engine in Consul. */
+export function swarmAgentUnit(a: {
+  image: string;
+  publicIp: string;
+  discoveryUrl: string;
+}): string {
+  return dockerContainerUnit({
+    description: "Standalone Swarm agent: registers this engine in Consul",
+    container: "swarm-agent",
+    runArgs: [
+      a.image,
+      "join",
+      `--advertise=${a.publicIp}:2376`,
+      "--ttl 20s",
+      "--heartbeat 4s",
+      a.discoveryUrl,
+    ],
+  });
+}
+
+/** The standalone Swarm manager (installed after boot, after its TLS files). */
+export function swarmManagerUnit(m: {
+  image: string;
+  strategy: string;
+  discoveryUrl: string;
+}): string {
+  return dockerContainerUnit({
+    description: "Standalone Swarm manager (TLS on :2377)",
+    container: "swarm-manager",
+    runArgs: [
+      "-p 2377:2377",
+      `-v ${DOCKER_TLS_DIR}:/certs:ro`,
+      m.image,
+      "manage",
+      "-H :2377",
+      `--strategy ${m.strategy}`,
+      "--tlsverify",
+      "--tlscacert=/certs/ca.pem",
+      "--tlscert=/certs/cert.pem",
+      "--tlskey=/certs/key.pem",
+      m.discoveryUrl,
+    ],
   });
 }
 
 export interface ManagerUserData {
   hostname: string;
+  /** The manager's Elastic IP (its identity: the swarm-mode advertise address). */
   publicIp: string;
-  swarm:
-    | { mode: "standalone"; image: string; strategy: string; discoveryUrl: string }
-    | { mode: "swarm" };
+  /** Swarm mode initialises the swarm at boot; standalone runs its manager unit after boot. */
+  swarmMode: boolean;
 }
 
 /** The manager's own engine labels. */
 export const MANAGER_LABELS = { region: "manager", role: "manager" };
 
 export function managerUserData(m: ManagerUserData): string {
-  const files = engineFiles(MANAGER_LABELS, m.swarm.mode === "swarm");
+  const files = engineFiles(m.swarmMode);
   const runcmd: string[][] = [...ENGINE_RUNCMD];
-  if (m.swarm.mode === "standalone") {
-    files.push(
-      file(
-        `/etc/systemd/system/${SWARM_MANAGER_UNIT}`,
-        dockerContainerUnit({
-          description: "Standalone Swarm manager (TLS on :2377)",
-          container: "swarm-manager",
-          runArgs: [
-            "-p 2377:2377",
-            `-v ${DOCKER_TLS_DIR}:/certs:ro`,
-            m.swarm.image,
-            "manage",
-            "-H :2377",
-            `--strategy ${m.swarm.strategy}`,
-            "--tlsverify",
-            "--tlscacert=/certs/ca.pem",
-            "--tlscert=/certs/cert.pem",
-            "--tlskey=/certs/key.pem",
-            m.swarm.discoveryUrl,
-          ],
-        }),
-      ),
-    );
-    runcmd.push(["systemctl", "enable", "--now", SWARM_MANAGER_UNIT]);
-  } else {
+  if (m.swarmMode) {
     files.push(file("/usr/local/lib/geoswarm/swarm-init.sh", swarmInitScript(m.publicIp), "0755"));
     runcmd.push(["/usr/local/lib/geoswarm/swarm-init.sh"]);
   }
-  return cloudConfig({
-    hostname: m.hostname,
-    packages: DOCKER_PACKAGES,
-    files,
-    runcmd,
-  });
+  return cloudConfig({ hostname: m.hostname, packages: DOCKER_PACKAGES, files, runcmd });
 }
 
-export interface ConsulAgentUserData {
+/**
+ * A Consul server's user data: its hostname only. The apt source, `consul=<version>`, the config
+ * (gossip key) and the unit come after boot (consulInstallScript), so a new version upgrades the
+ * servers in place, one at a time.
+ */
+export function consulServerUserData(c: { hostname: string }): string {
+  return cloudConfig({ hostname: c.hostname });
+}
+
+export interface BalancerUserData {
   hostname: string;
-  consulVersion: string;
-  config: ConsulConfig;
-}
-
-function consulAgentParts(c: ConsulAgentUserData) {
-  return {
-    aptSources: hashicorpSource,
-    packages: [["consul", c.consulVersion]] as [string, string][],
-    files: [
-      file(CONSUL_CONFIG_FILE, renderConsulConfig(c.config), "0640", "root:root"),
-      file("/etc/systemd/system/consul.service", consulUnit(CONSUL_CONFIG_FILE)),
-    ],
-    runcmd: [
-      // The package creates the consul user; the gossip key is in the config, so keep it 0640.
-      ["chgrp", "consul", CONSUL_CONFIG_FILE],
-      ["rm", "-f", "/etc/consul.d/consul.hcl"],
-      ["systemctl", "daemon-reload"],
-      ["systemctl", "enable", "--now", "consul"],
-    ],
-  };
-}
-
-export function consulServerUserData(c: ConsulAgentUserData): string {
-  const p = consulAgentParts(c);
-  return cloudConfig({ hostname: c.hostname, ...p });
-}
-
-export interface BalancerUserData extends ConsulAgentUserData {
-  nodeVersion: string;
-  nodeSha256?: string;
-  /** System user geoswarm-lb runs as. */
+  /** System user geoswarm-lb runs as (a constant of the code: LB_USER). */
   lbUser: string;
 }
 
+/**
+ * The balancer's user data: base packages (unversioned) and the service user. Node.js and the
+ * Consul client agent (with the discovery helper) come after boot.
+ */
 export function balancerUserData(b: BalancerUserData): string {
-  const p = consulAgentParts(b);
   return cloudConfig({
     hostname: b.hostname,
-    aptSources: p.aptSources,
-    packages: [...p.packages, "curl", "jq", "xz-utils"],
-    files: [
-      ...p.files,
-      file(
-        "/usr/local/lib/geoswarm/install-node.sh",
-        installNodeScript(b.nodeVersion, b.nodeSha256),
-        "0755",
-      ),
-      file(CONSUL_SERVERS_SCRIPT, consulServersScript(), "0755"),
-    ],
-    runcmd: [
-      ...p.runcmd,
-      ["/usr/local/lib/geoswarm/install-node.sh"],
-      ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", b.lbUser],
-    ],
+    packages: ["curl", "jq", "xz-utils"],
+    runcmd: [["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", b.lbUser]],
   });
 }

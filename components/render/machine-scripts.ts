@@ -1,7 +1,15 @@
 // Scripts the machines' remote commands run after boot: the cloud-init check, authorized_keys,
-// the Docker engine's TLS files and the swarm-mode join. Pure; tests run shellcheck on each and
-// run the cloud-init check against recorded `cloud-init status` outputs.
+// the Docker engine's TLS files, the standalone Swarm units and the swarm-mode join. Pure; tests
+// run shellcheck on each and run the cloud-init check against recorded `cloud-init status` outputs.
 import { shq } from "./scripts";
+
+/** Embeds `content` in a script as a quoted here-document (no expansion inside). */
+export function heredoc(content: string, target: string, delimiter = "GEOSWARM_EOF"): string {
+  if (content.split("\n").includes(delimiter))
+    throw new Error(`heredoc: the content for ${target} contains the line ${delimiter}`);
+  const body = content.endsWith("\n") ? content : `${content}\n`;
+  return `cat >${target} <<'${delimiter}'\n${body}${delimiter}`;
+}
 
 /**
  * Waits for cloud-init, then fails when it reported errors, naming each failing module (from
@@ -165,5 +173,54 @@ until sudo docker swarm join --advertise-addr "$advertise" --token "$token" "$ma
   sleep 10
 done
 printf '%s\\n' "$token" | sudo install -D -m 0600 /dev/stdin "$token_file"
+`;
+}
+
+/**
+ * Runs `script` (written for root, e.g. installNodeScript) with sudo: the login user's remote
+ * command embeds it verbatim and hands it to `sudo sh`.
+ */
+export function asRootScript(what: string, script: string): string {
+  return `#!/bin/sh
+# Runs ${what} as root.
+set -eu
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+${heredoc(script, '"$work/script.sh"')}
+sudo sh "$work/script.sh"
+`;
+}
+
+/**
+ * Installs a systemd unit (standalone Swarm agent or manager) and (re)starts it only when its
+ * file changed or it is not running; idempotent, so the step that runs it can run again in place
+ * when the unit's content (image, strategy, discovery URL) changes.
+ */
+export function unitInstallScript(unitName: string, unit: string): string {
+  if (!/^[A-Za-z0-9@._-]+\.service$/.test(unitName))
+    throw new Error(`unitInstallScript: "${unitName}" is not a .service unit name`);
+  const target = `/etc/systemd/system/${unitName}`;
+  return `#!/bin/sh
+# Installs ${unitName}; restarts it only when the unit changed.
+set -eu
+unit=${shq(unitName)}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+${heredoc(unit, '"$work/unit"')}
+if ! sudo cmp -s "$work/unit" ${shq(target)}; then
+  sudo install -D -m 0644 "$work/unit" ${shq(target)}
+  sudo systemctl daemon-reload
+  sudo systemctl enable "$unit"
+  action=restart
+elif sudo systemctl is-active --quiet "$unit"; then
+  action=""
+else
+  action=start
+fi
+if [ -n "$action" ] && ! sudo systemctl "$action" "$unit"; then
+  sudo journalctl -u "$unit" -n 30 --no-pager >&2 || true
+  exit 1
+fi
+echo "$unit: \${action:-unchanged, running}"
 `;
 }

@@ -1,8 +1,10 @@
 // The blast radius of routine changes: runs the prod program under mocks before and after each
 // change and lists the resources whose replace-forcing inputs (support/replace-inputs.ts) differ,
 // honouring ignoreChanges and replaceOnChanges, and replacing whatever takes a replace-forcing
-// input from a replaced resource. Consul servers, the manager and the hosts must never be in it:
-// replacing all three Consul servers at once loses the Raft data. docs/deploy.md shows the table.
+// input from a replaced resource. No machine (Consul server, manager, host, balancer) may be in
+// it: replacing all three Consul servers at once loses the Raft data, and what operators change
+// (versions, image, strategy, labels) is applied in place by steps after boot. docs/deploy.md
+// shows the table.
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -23,6 +25,8 @@ const isComponent = (t: string) => t.startsWith("geoswarm:") || t === "pulumi:pu
 
 export interface BlastRadius {
   replaced: string[];
+  /** Remote steps not replaced whose inputs (script, stdin) changed: they run again in place. */
+  rerun: string[];
   created: number;
   deleted: number;
 }
@@ -62,7 +66,19 @@ export function blastRadius(before: Recorded[], after: Recorded[]): BlastRadius 
     }
   }
   const urns = new Set(now.map((r) => r.urn));
+  // what a step delivers; a changed connection alone (a rotated key) only changes how it logs in
+  const delivered = ["create", "update", "stdin", "environment", "source", "remotePath"];
+  const rerun = now.filter((r) => {
+    const prev = old.get(r.urn);
+    return (
+      prev &&
+      r.type.startsWith("command:") &&
+      !replaced.has(r.urn!) &&
+      delivered.some((k) => !same(prev.inputs[k], r.inputs[k]))
+    );
+  });
   return {
+    rerun: rerun.map((r) => r.name).sort(),
     replaced: now
       .filter((r) => replaced.has(r.urn!))
       .map((r) => `${r.type.split(":").pop()} ${r.name}`)
@@ -127,6 +143,11 @@ const CHANGES: Change[] = [
     () => {},
     () => (certGeneration.value = 1),
   ],
+  ["consul.version", (c) => (c.consul.version = "1.20.5-1")],
+  ["swarm.image", (c) => (c.swarm.image = "swarm:1.2.8")],
+  ["a host's labels", (c) => (c.regions[0].hosts[0].labels = { cpu: "high", disk: "nvme" })],
+  ["swarm.strategy", (c) => (c.swarm.strategy = "spread")],
+  ["balancer.nodeVersion", (c) => (c.balancer.nodeVersion = "22.12.0")],
 ];
 
 const MARK_BEGIN = "<!-- blast-radius:begin (test/components/blast-radius.test.ts) -->";
@@ -134,11 +155,11 @@ const MARK_END = "<!-- blast-radius:end -->";
 
 function renderTable(rows: [string, BlastRadius][]): string {
   const lines = [
-    "| routine change | replaced (type name) | created | deleted |",
-    "| --- | --- | --- | --- |",
+    "| routine change | replaced (type name) | steps run again in place | created | deleted |",
+    "| --- | --- | --- | --- | --- |",
     ...rows.map(
       ([change, b]) =>
-        `| ${change} | ${b.replaced.map((x) => `\`${x}\``).join("<br>") || "nothing"} | ${b.created} | ${b.deleted} |`,
+        `| ${change} | ${b.replaced.map((x) => `\`${x}\``).join("<br>") || "nothing"} | ${b.rerun.map((x) => `\`${x}\``).join("<br>") || "none"} | ${b.created} | ${b.deleted} |`,
     ),
   ];
   return lines.join("\n");
@@ -152,7 +173,7 @@ afterEach(() => {
 describe("blast radius of routine changes", () => {
   const rows: [string, BlastRadius][] = [];
 
-  it("replaces no Consul server, manager or host (instance, EIP, association) and matches docs/deploy.md", async () => {
+  it("replaces no Consul server, manager, host or balancer (instance, EIP, association) and matches docs/deploy.md", async () => {
     const base = await runProgram();
     for (const [change, mutate, setup] of CHANGES) {
       setup?.();
@@ -167,6 +188,23 @@ describe("blast radius of routine changes", () => {
       const machines = b.replaced.filter((x) => /^(Instance|Eip|EipAssociation) /.test(x));
       expect(machines, change).toEqual([]);
     }
+    // ...and what the operator changed is still applied: by steps that run again in place.
+    const rerun = Object.fromEntries(rows.map(([change, b]) => [change, b.rerun]));
+    expect(rerun["consul.version"]).toEqual([
+      "consul-consul-1-consul",
+      "consul-consul-2-consul",
+      "consul-consul-3-consul",
+      "lb-consul",
+    ]);
+    expect(rerun["swarm.image"]).toEqual([
+      "manager-swarm-manager",
+      ...["r1-host-1", "r1-host-2", "r2-host-1", "r2-host-2", "r3-host-1"].map(
+        (h) => `${h}-swarm-agent`,
+      ),
+    ]);
+    expect(rerun["a host's labels"]).toEqual(["r1-host-1-docker-tls"]);
+    expect(rerun["swarm.strategy"]).toEqual(["manager-swarm-manager"]);
+    expect(rerun["balancer.nodeVersion"]).toEqual(["lb-node"]);
     const docFile = path.join(ROOT, "docs/deploy.md");
     const doc = readFileSync(docFile, "utf8");
     const begin = doc.indexOf(MARK_BEGIN);

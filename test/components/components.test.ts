@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FirewallRule } from "../../components";
-import { sshConnection } from "../../components/machine";
+import { SSH_DIAL_ATTEMPTS, sshConnection } from "../../components/machine";
 import { installMocks, isSecretValue, type Recorded, resolved, settled } from "./support/mocks";
 
 let recorded: Recorded[];
@@ -40,8 +40,14 @@ describe("components on their own", () => {
     expect(eip?.inputs).toMatchObject({ domain: "vpc", region: "eu-west-1" });
     const vm = byType("aws:ec2/instance:Instance").find((v) => v.name === "solo-host-vm");
     expect(vm?.inputs.vpcSecurityGroupIds).toEqual(["solo-host-id"]);
-    expect(vm?.inputs.userData).toContain('"region=lab"');
-    expect(vm?.inputs.userData).toContain('"gpu=none"');
+    // labels are operator config: the TLS step's daemon.json carries them, user data does not
+    expect(vm?.inputs.userData).not.toMatch(/region=lab|gpu=none/);
+    const tls = byType("command:remote:Command").find((c) => c.name === "solo-host-docker-tls");
+    const daemon = /^daemon\.json (\S+)$/m.exec(tls?.inputs.stdin)![1];
+    expect(JSON.parse(Buffer.from(daemon, "base64").toString()).labels).toEqual([
+      "region=lab",
+      "gpu=none",
+    ]);
     expect(host.labels).toEqual({ gpu: "none", region: "lab" });
   });
 
@@ -70,6 +76,22 @@ describe("components on their own", () => {
     );
     expect(vm.inputs.userData).not.toContain("BEGIN CERTIFICATE");
     expect(vm.options?.ignoreChanges).toEqual(expect.arrayContaining(["keyName"]));
+    // ignoring userData would boot a replacement with stale user data: it must stay diffed
+    expect(vm.options?.ignoreChanges).not.toContain("userData");
+  });
+
+  it("runs the standalone Swarm agent from a step after the engine's TLS, not from user data", () => {
+    const vm = recorded.find((r) => r.name === "solo-host-vm")!;
+    const agent = recorded.find(
+      (r) => r.type === "command:remote:Command" && r.name === "solo-host-swarm-agent",
+    )!;
+    const tls = recorded.find((r) => r.name === "solo-host-docker-tls")!;
+    expect(agent.options?.dependencies).toContain(tls.urn);
+    expect(agent.options?.deletedWith).toBe(vm.urn);
+    expect(agent.inputs.triggers).toEqual(["solo-host-vm-id"]);
+    expect(agent.inputs.create).toContain("swarm:1.2.9 join --advertise=");
+    expect(agent.inputs.create).toContain("consul://192.0.2.1:8500/swarmcluster");
+    expect(vm.inputs.userData).not.toMatch(/swarm:1\.2\.9|swarmcluster|swarm-agent/);
   });
 
   it("launches the instance after the gateway, route table and association", () => {
@@ -93,7 +115,12 @@ describe("components on their own", () => {
     expect(c).toMatchObject({
       host: "192.0.2.7",
       user: "admin",
-      proxy: { host: "bastion.example", user: "admin", privateKey: "k", dialErrorLimit: -1 },
+      proxy: {
+        host: "bastion.example",
+        user: "admin",
+        privateKey: "k",
+        dialErrorLimit: SSH_DIAL_ATTEMPTS,
+      },
     });
     expect(sshConnection("h", { privateKey: "k" }).proxy).toBeUndefined();
   });

@@ -12,20 +12,31 @@ import {
   dockerHostUserData,
   engineTlsDaemonJson,
   managerUserData,
+  swarmAgentUnit,
+  swarmManagerUnit,
 } from "../../../components/render/cloudinit";
-import { consulConfigSchema } from "../../../components/render/consul";
+import { consulConfigSchema, renderConsulConfig } from "../../../components/render/consul";
+import {
+  type ConsulInstallOptions,
+  consulInstallScript,
+  HASHICORP_KEYRING,
+} from "../../../components/render/consul-install";
 import { daemonJsonSchema } from "../../../components/render/docker";
 import {
   HASHICORP_APT_KEY,
   HASHICORP_APT_KEY_FINGERPRINT,
 } from "../../../components/render/hashicorp-key";
 import {
+  asRootScript,
   authorizedKeysScript,
   cloudInitCheckScript,
   dockerTlsBundle,
   dockerTlsInstallScript,
   swarmJoinScript,
+  unitInstallScript,
 } from "../../../components/render/machine-scripts";
+import { consulServersScript, installNodeScript } from "../../../components/render/scripts";
+import { consulUnit } from "../../../components/render/systemd";
 import { expectGolden, GOLDEN_DIR } from "../support/golden";
 import {
   expectShellcheckClean,
@@ -38,80 +49,61 @@ import {
 import { clientConfig, DISCOVERY, IPS, serverConfig, TLS } from "./fixtures";
 
 interface Doc {
-  write_files: { path: string; content: string; permissions: string }[];
-  runcmd: string[][];
-  packages: (string | string[])[];
+  hostname: string;
+  write_files?: { path: string; content: string; permissions: string }[];
+  runcmd?: string[][];
+  packages?: (string | string[])[];
 }
 
+const CONSUL_SERVER_STEP: ConsulInstallOptions = {
+  version: "1.20.2-1",
+  nodeName: "consul-2",
+  httpAddr: "http://127.0.0.1:8500",
+  servers: ["consul-1", "consul-2", "consul-3"],
+};
+const CONSUL_CLIENT_STEP: ConsulInstallOptions = {
+  version: "1.20.2-1",
+  nodeName: "balancer",
+  httpAddr: "http://127.0.0.1:18500",
+  servers: [],
+  files: [
+    {
+      path: "/usr/local/lib/geoswarm/consul-servers.sh",
+      content: consulServersScript(),
+      mode: "0755",
+    },
+  ],
+};
+const AGENT_UNIT = swarmAgentUnit({
+  image: "swarm:1.2.9",
+  publicIp: IPS.host,
+  discoveryUrl: DISCOVERY,
+});
+const MANAGER_UNIT = swarmManagerUnit({
+  image: "swarm:1.2.9",
+  strategy: "spread",
+  discoveryUrl: DISCOVERY,
+});
+
 const cases: [string, () => string][] = [
-  [
-    "docker-host-standalone",
-    () =>
-      dockerHostUserData({
-        hostname: "r1-host-1",
-        publicIp: IPS.host,
-        labels: { region: "region-1", cpu: "high", disk: "ssd" },
-        swarm: { mode: "standalone", image: "swarm:1.2.9", discoveryUrl: DISCOVERY },
-      }),
-  ],
-  [
-    "docker-host-swarm",
-    () =>
-      dockerHostUserData({
-        hostname: "r2-host-1",
-        publicIp: IPS.host,
-        labels: { region: "region-2" },
-        swarm: { mode: "swarm" },
-      }),
-  ],
+  ["docker-host-standalone", () => dockerHostUserData({ hostname: "r1-host-1", swarmMode: false })],
+  ["docker-host-swarm", () => dockerHostUserData({ hostname: "r2-host-1", swarmMode: true })],
   [
     "manager-standalone",
-    () =>
-      managerUserData({
-        hostname: "swarm-manager",
-        publicIp: IPS.manager,
-        swarm: {
-          mode: "standalone",
-          image: "swarm:1.2.9",
-          strategy: "spread",
-          discoveryUrl: DISCOVERY,
-        },
-      }),
+    () => managerUserData({ hostname: "swarm-manager", publicIp: IPS.manager, swarmMode: false }),
   ],
   [
     "manager-swarm",
-    () =>
-      managerUserData({
-        hostname: "swarm-manager",
-        publicIp: IPS.manager,
-        swarm: { mode: "swarm" },
-      }),
+    () => managerUserData({ hostname: "swarm-manager", publicIp: IPS.manager, swarmMode: true }),
   ],
-  [
-    "consul-server",
-    () =>
-      consulServerUserData({
-        hostname: "consul-2",
-        consulVersion: "1.20.2-1",
-        config: serverConfig(1),
-      }),
-  ],
-  [
-    "balancer",
-    () =>
-      balancerUserData({
-        hostname: "balancer",
-        consulVersion: "1.20.2-1",
-        config: clientConfig(),
-        nodeVersion: "22.23.3",
-        lbUser: "geoswarm-lb",
-      }),
-  ],
+  ["consul-server", () => consulServerUserData({ hostname: "consul-2" })],
+  ["balancer", () => balancerUserData({ hostname: "balancer", lbUser: "geoswarm-lb" })],
 ];
 
 describe.each(cases)("user data: %s", (name, render) => {
   const text = render();
   const doc = parseYaml(text.slice(text.indexOf("\n") + 1)) as Doc;
+  const files = doc.write_files ?? [];
 
   it("matches its golden file", () => expectGolden(`userdata/${name}.yaml`, text));
 
@@ -119,8 +111,8 @@ describe.each(cases)("user data: %s", (name, render) => {
 
   it("round-trips through PyYAML with file contents intact", () => {
     expect(text.startsWith("#cloud-config\n")).toBe(true);
-    expect(doc.write_files.length).toBeGreaterThan(0);
-    for (const f of doc.write_files) {
+    expect(doc.hostname).toMatch(/^[a-z0-9-]+$/);
+    for (const f of files) {
       expect(f.content.length, f.path).toBeGreaterThan(0);
       expect(f.permissions).toMatch(/^0[0-7]{3}$/);
     }
@@ -128,18 +120,18 @@ describe.each(cases)("user data: %s", (name, render) => {
   });
 
   it("writes only shellcheck-clean scripts", () => {
-    const scripts = doc.write_files.filter((f) => f.content.startsWith("#!/bin/sh"));
+    const scripts = files.filter((f) => f.content.startsWith("#!/bin/sh"));
     // Every file with a shebang is checked: a script with another interpreter is not skipped.
-    expect(scripts.length).toBe(doc.write_files.filter((f) => f.content.startsWith("#!")).length);
+    expect(scripts.length).toBe(files.filter((f) => f.content.startsWith("#!")).length);
     for (const s of scripts) expectShellcheckClean(s.content, `${name}: ${s.path}`);
   });
 
   it("writes only units that `systemd-analyze verify` accepts", () => {
-    const units = doc.write_files.filter(
+    const units = files.filter(
       (f) => /\.(service|conf)$/.test(f.path) && f.path.includes("systemd"),
     );
     // Every file under a systemd directory is checked, whatever its extension.
-    expect(units.length).toBe(doc.write_files.filter((f) => f.path.includes("/systemd/")).length);
+    expect(units.length).toBe(files.filter((f) => f.path.includes("/systemd/")).length);
     for (const f of units) {
       // A drop-in is checked as part of a minimal unit it would extend.
       const unit = f.path.endsWith(".conf")
@@ -156,16 +148,21 @@ describe.each(cases)("user data: %s", (name, render) => {
   it("writes JSON configs that match their schemas", () => {
     const schemas: Record<string, { parse(v: unknown): unknown }> = {
       "/etc/docker/daemon.json": daemonJsonSchema,
-      "/etc/consul.d/geoswarm.json": consulConfigSchema,
     };
-    const checked = doc.write_files.filter((f) => f.path in schemas);
-    // every role writes at least one of them; a renamed path must not turn this into a no-op
-    expect(checked.length).toBeGreaterThan(0);
+    const checked = files.filter((f) => f.path in schemas);
+    // every engine boots with its daemon.json; a renamed path must not turn this into a no-op
+    expect(checked.length).toBe(
+      name.startsWith("docker-host") || name.startsWith("manager") ? 1 : 0,
+    );
     for (const f of checked) schemas[f.path].parse(JSON.parse(f.content));
   });
 
+  it("holds no secret, certificate, token or Consul config (they change or renew)", () => {
+    expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|SWMTKN|"encrypt"|consul\.d/);
+  });
+
   it("keeps private keys and tokens out of world-readable files", () => {
-    for (const f of doc.write_files) {
+    for (const f of files) {
       if (/PRIVATE KEY|SWMTKN|"encrypt"/.test(f.content))
         expect(f.permissions, f.path).toMatch(/^06[04]0$/);
     }
@@ -180,7 +177,7 @@ describe("renderer details", () => {
     };
   };
   const bootDaemon = (name: string) =>
-    JSON.parse(parse(name).write_files.find((f) => f.path === "/etc/docker/daemon.json")!.content);
+    JSON.parse(parse(name).write_files!.find((f) => f.path === "/etc/docker/daemon.json")!.content);
 
   it("never enables live-restore with swarm mode and never listens on 2375", () => {
     expect(bootDaemon("docker-host-swarm")["live-restore"]).toBe(false);
@@ -189,11 +186,10 @@ describe("renderer details", () => {
     daemonJsonSchema.parse(tls);
     expect(tls.hosts).toEqual(["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"]);
     expect(tls.tlsverify).toBe(true);
-    expect(bootDaemon("docker-host-standalone").labels).toEqual([
-      "region=region-1",
-      "cpu=high",
-      "disk=ssd",
-    ]);
+    // labels are operator config: they arrive with the TLS daemon.json, never in user data
+    expect(tls.labels).toEqual(["region=region-1", "cpu=high"]);
+    for (const name of ["docker-host-standalone", "docker-host-swarm", "manager-standalone"])
+      expect(bootDaemon(name).labels, name).toEqual([]);
   });
 
   it("boots engines without a certificate, key or join token (they arrive after boot)", () => {
@@ -218,17 +214,18 @@ describe("renderer details", () => {
       const doc = parse(name);
       expect(doc.packages, name).toContainEqual(["docker.io", DOCKER_IO_VERSION]);
       expect(doc.packages, name).not.toContain("docker.io");
-      expect(doc.runcmd[0], name).toEqual(["apt-mark", "hold", "docker.io"]);
+      expect(doc.runcmd![0], name).toEqual(["apt-mark", "hold", "docker.io"]);
     }
   });
 
-  it("embeds HashiCorp's armoured apt key instead of asking a keyserver at boot", () => {
-    for (const name of ["consul-server", "balancer"]) {
-      const source = parse(name).apt!.sources.hashicorp;
-      expect(source.key).toBe(HASHICORP_APT_KEY);
-      expect(source.keyserver, name).toBeUndefined();
-      expect(source.keyid, name).toBeUndefined();
-    }
+  it("embeds HashiCorp's armoured apt key in the Consul step, not in user data or a keyserver", () => {
+    for (const name of ["consul-server", "balancer"]) expect(parse(name).apt, name).toBeUndefined();
+    const script = consulInstallScript(CONSUL_SERVER_STEP);
+    expect(script).toContain(`cat >"$work/hashicorp.asc" <<'GEOSWARM_EOF'\n${HASHICORP_APT_KEY}`);
+    expect(script).toContain(
+      `deb [signed-by=${HASHICORP_KEYRING}] https://apt.releases.hashicorp.com`,
+    );
+    expect(script).not.toMatch(/keyserver|recv-keys/);
     if (!haveTool("gpg", "gnupg")) return;
     const file = path.join(scratch(), "hashicorp.asc");
     writeFileSync(file, HASHICORP_APT_KEY);
@@ -284,10 +281,43 @@ describe("after-boot scripts", () => {
     ],
     ["docker TLS install", dockerTlsInstallScript("/etc/docker/tls")],
     ["swarm join", swarmJoinScript(IPS.host, `${IPS.manager}:2377`, "/etc/geoswarm/swarm-token")],
+    ["consul server install", consulInstallScript(CONSUL_SERVER_STEP)],
+    ["consul client install", consulInstallScript(CONSUL_CLIENT_STEP)],
+    ["swarm agent unit", unitInstallScript("geoswarm-swarm-agent.service", AGENT_UNIT)],
+    ["swarm manager unit", unitInstallScript("geoswarm-swarm-manager.service", MANAGER_UNIT)],
+    ["node install", asRootScript("install-node.sh", installNodeScript("22.23.3"))],
   ];
   it.each(scripts)("%s is shellcheck-clean and golden", (name, text) => {
     expectShellcheckClean(text, name);
     expectGolden(`userdata/after-boot/${name.replace(/ /g, "-")}.sh`, text);
+  });
+
+  it("embeds only scripts and units the real validators accept", () => {
+    // what the steps write, taken back out of their here-documents
+    const embedded = (script: string) =>
+      [...script.matchAll(/<<'GEOSWARM_EOF'\n([\s\S]*?)\nGEOSWARM_EOF/g)].map((m) => `${m[1]}\n`);
+    const client = embedded(consulInstallScript(CONSUL_CLIENT_STEP));
+    expect(client).toContain(consulServersScript());
+    expect(client).toContain(consulUnit("/etc/consul.d/geoswarm.json"));
+    for (const s of client.filter((c) => c.startsWith("#!"))) expectShellcheckClean(s, "embedded");
+    expect(embedded(asRootScript("x", installNodeScript("22.23.3")))).toEqual([
+      installNodeScript("22.23.3"),
+    ]);
+    for (const [unit, name] of [
+      [consulUnit("/etc/consul.d/geoswarm.json"), "consul.service"],
+      [AGENT_UNIT, "geoswarm-swarm-agent.service"],
+      [MANAGER_UNIT, "geoswarm-swarm-manager.service"],
+    ])
+      expectValidUnit(unit, name, name);
+    expect(() => unitInstallScript("x; rm -rf /", AGENT_UNIT)).toThrow(/not a .service unit/);
+    expect(() => consulInstallScript({ ...CONSUL_SERVER_STEP, version: "1.20" })).toThrow(
+      /version "1.20" is not a Debian version/,
+    );
+  });
+
+  it("sends the Consul step a config its schema accepts", () => {
+    for (const c of [serverConfig(1), clientConfig()])
+      consulConfigSchema.parse(JSON.parse(renderConsulConfig(c)));
   });
 
   it("refuses to write an empty or malformed authorized_keys", () => {
