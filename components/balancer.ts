@@ -276,18 +276,18 @@ export class Balancer extends pulumi.ComponentResource {
     // servers alone (e.g. the `consul` server's access rules when a host is added) reloads it.
     // Unsecret: a hash, and the install script that carries it should show in diffs.
     const restartKey = pulumi.unsecret(
-      pulumi
-        .all([config, pulumi.all(triggers)])
-        .apply(([c, certs]) =>
-          sha256(
-            JSON.stringify([
-              this.artifactSha256,
-              sha256(unit),
-              renderBalancerConfig({ ...c, servers: undefined }),
-              certs,
-            ]),
-          ),
+      pulumi.all([config, pulumi.all(triggers)]).apply(([c, certs]) =>
+        sha256(
+          JSON.stringify([
+            this.artifactSha256,
+            sha256(unit),
+            // the running service keeps the old Node.js until restarted (lb-node installs it)
+            nodeVersion,
+            renderBalancerConfig({ ...c, servers: undefined }),
+            certs,
+          ]),
         ),
+      ),
     );
     this.installCommand = new command.remote.Command(
       `${name}-install`,

@@ -204,7 +204,8 @@ describe("blast radius of routine changes", () => {
     ]);
     expect(rerun["a host's labels"]).toEqual(["r1-host-1-docker-tls"]);
     expect(rerun["swarm.strategy"]).toEqual(["manager-swarm-manager"]);
-    expect(rerun["balancer.nodeVersion"]).toEqual(["lb-node"]);
+    // lb-install restarts the service on the new Node.js
+    expect(rerun["balancer.nodeVersion"]).toEqual(["lb-install", "lb-node"]);
     const docFile = path.join(ROOT, "docs/deploy.md");
     const doc = readFileSync(docFile, "utf8");
     const begin = doc.indexOf(MARK_BEGIN);
