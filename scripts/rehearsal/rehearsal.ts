@@ -4,8 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseClusterSpec } from "../../components/config";
 import { planMachines } from "../../components/plan";
+import { TestbedExecutor } from "./executor";
 import { Firewall } from "./firewall";
-import { newTestbed, type Testbed, TestbedExecutor } from "./machines";
+import { newTestbed, type Testbed } from "./machines";
 import { RehearsalMocks } from "./mocks";
 import { AddressBook, localStack, operatorAddress, outsiderAddress, regionLayout } from "./stack";
 

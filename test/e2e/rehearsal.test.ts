@@ -9,8 +9,8 @@
 // against a STAND-IN for the local agent's HTTP API (operator.consulAgentStandIn), not Consul.
 // Standalone Swarm cannot run either (no image): the local stack uses swarm mode.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unemulatedDirectives } from "../../scripts/rehearsal/machines";
 import { get, Operator, sleep } from "../../scripts/rehearsal/operator";
+import { unemulatedDirectives } from "../../scripts/rehearsal/policy";
 import type { Rehearsal } from "../../scripts/rehearsal/rehearsal";
 import { requireDocker } from "../support/docker/testbed";
 import { startRehearsal } from "./support/rehearsal";
@@ -103,7 +103,8 @@ describe.skipIf(!canRun)("rehearsal of the local stack", () => {
       `docker -H tcp://127.0.0.1:2376 ${tls} info --format '{{json .Labels}}'`,
     );
     expect(info.code, info.stderr).toBe(0);
-    expect(JSON.parse(info.stdout)).toEqual(JSON.parse(bundle["daemon.json"]).labels);
+    // The engine reports its labels in its own order.
+    expect(JSON.parse(info.stdout).sort()).toEqual(JSON.parse(bundle["daemon.json"]).labels.sort());
     const anonymous = await r.tb.exec(
       host,
       "curl -s -m 2 --cacert /etc/docker/tls/ca.pem https://127.0.0.1:2376/_ping",
