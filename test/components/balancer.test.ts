@@ -83,6 +83,8 @@ describe("Balancer on its own (with dockerCa and a firewall)", () => {
         "solo-lb-install",
         "solo-lb-ready",
         "solo-lb-cloud-init",
+        "solo-lb-node",
+        "solo-lb-consul",
       ].sort(),
     );
     const ruleUrns = ["ssh-from-operator", "api-from-operator"].map(

@@ -239,12 +239,17 @@ describe("security groups", () => {
 });
 
 describe("secrets", () => {
-  it("marks user data with the gossip key secret; engines' user data holds no key at all", () => {
+  it("keeps every key out of user data; the Consul steps get the gossip key on stdin, secret", () => {
     for (const vm of byType("aws:ec2/instance:Instance")) {
-      const role = vm.inputs.tags["geoswarm:role"];
-      if (role === "consul" || role === "balancer")
-        expect(isSecretValue(vm.raw.userData), vm.name).toBe(true);
-      else expect(vm.inputs.userData, vm.name).not.toMatch(/PRIVATE KEY|SWMTKN/);
+      expect(vm.inputs.userData, vm.name).not.toMatch(/PRIVATE KEY|SWMTKN|"encrypt"/);
+      expect(vm.inputs.userData, vm.name).not.toContain(GOSSIP_KEY);
+    }
+    for (const n of ["consul-1", "consul-2", "consul-3"]
+      .map((s) => `consul-${s}-consul`)
+      .concat("lb-consul")) {
+      const step = one("command:remote:Command", n);
+      expect(isSecretValue(step.raw.stdin), n).toBe(true);
+      expect(step.inputs.stdin, n).toContain(GOSSIP_KEY);
     }
   });
 
@@ -268,18 +273,22 @@ describe("secrets", () => {
   });
 });
 
-describe("user data", () => {
+describe("after-boot steps (user data holds none of this)", () => {
   const userData = (vm: string) =>
     one("aws:ec2/instance:Instance", `${vm}-vm`).inputs.userData as string;
+  const step = (name: string) => one("command:remote:Command", name).inputs;
 
   it("joins each host to the standalone Swarm through the balancer's Consul", () => {
-    const ud = userData("r2-host-1");
-    expect(ud.startsWith("#cloud-config\n")).toBe(true);
+    const ud = step("r2-host-1-swarm-agent").create as string;
+    expect(userData("r2-host-1").startsWith("#cloud-config\n")).toBe(true);
     expect(ud).toContain(
       `join --advertise=${ipOf("r2-host-1")}:2376 --ttl 20s --heartbeat 4s consul://${ipOf("balancer")}:8500/swarmcluster`,
     );
-    expect(ud).toContain('"region=region-2"');
-    expect(ud).toContain('"cpu=standard"');
+    const daemon = /^daemon\.json (\S+)$/m.exec(step("r2-host-1-docker-tls").stdin)![1];
+    expect(JSON.parse(Buffer.from(daemon, "base64").toString()).labels).toEqual([
+      "region=region-2",
+      "cpu=standard",
+    ]);
     expect(ud).not.toContain("r2-host-1-tls-key");
   });
 
@@ -293,7 +302,7 @@ describe("user data", () => {
   });
 
   it("bootstraps Consul with bootstrap_expect and retry_join on the other servers' EIPs", () => {
-    const ud = userData("consul-consul-2");
+    const ud = step("consul-consul-2-consul").stdin as string;
     expect(ud).toContain('"bootstrap_expect": 3');
     expect(ud).toContain(`"advertise_addr": "${ipOf("consul-2")}"`);
     const join = JSON.parse(/"retry_join": (\[[^\]]*\])/.exec(ud)![1]);
@@ -302,15 +311,14 @@ describe("user data", () => {
   });
 
   it("runs the standalone manager with the strategy, TLS and the Consul URL", () => {
-    const ud = userData("manager");
+    const ud = step("manager-swarm-manager").create as string;
     expect(ud).toContain("manage -H :2377 --strategy binpack --tlsverify");
     expect(ud).toContain(`consul://${ipOf("balancer")}:8500/swarmcluster`);
   });
 
   it("gives the balancer a Consul client agent and the pinned Node.js installer", () => {
-    const ud = userData("lb");
-    expect(ud).toContain('"server": false');
-    expect(ud).toContain("version='22.23.3'");
+    expect(step("lb-consul").stdin).toContain('"server": false');
+    expect(step("lb-node").create).toContain("version='22.23.3'");
   });
 });
 
