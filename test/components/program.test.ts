@@ -380,7 +380,7 @@ describe("balancer deployment", () => {
     expect(install.inputs.connection).toMatchObject({
       host: ipOf("balancer"),
       user: "ubuntu",
-      dialErrorLimit: -1,
+      dialErrorLimit: 60,
     });
   });
 
