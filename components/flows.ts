@@ -88,6 +88,14 @@ export function planFlows(spec: ClusterSpec): Flow[] {
     why: "Consul UI and API through the balancer's `consul` server",
   });
   add({
+    id: "operator-docker-engines",
+    from: operator,
+    to: "host",
+    protocol: "tcp",
+    ports: single(DOCKER_TLS_PORT),
+    why: "each host's own Docker TLS API (DockerHost.dockerHost), for operators",
+  });
+  add({
     id: "operator-docker-host",
     from: operator,
     to: "manager",
