@@ -136,7 +136,6 @@ if [ ! -s "$work/config.json" ]; then
   echo "no Consul config on stdin" >&2
   exit 1
 fi
-changed=0
 # put <file in $work> <destination> <mode> <group>
 put() {
   if ! sudo cmp -s "$work/$1" "$2"; then
@@ -157,6 +156,8 @@ codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)
 echo "deb [signed-by=${HASHICORP_KEYRING}] https://apt.releases.hashicorp.com $codename main" >"$work/hashicorp.list"
 put hashicorp.asc ${HASHICORP_KEYRING} 0644 root
 put hashicorp.list ${HASHICORP_SOURCE_LIST} 0644 root
+${extra.map((e) => `${e}\n`).join("")}# The apt key and source (and extra files) alone do not restart the agent: only what follows counts.
+changed=0
 installed=$(dpkg-query -W consul 2>/dev/null | cut -f2)
 if [ "$installed" != "$version" ]; then
   sudo apt-get update -q
@@ -170,7 +171,7 @@ sudo rm -f /etc/consul.d/consul.hcl
 put config.json ${CONSUL_CONFIG_FILE} 0640 consul
 ${heredoc(consulUnit(CONSUL_CONFIG_FILE), '"$work/consul.service"')}
 put consul.service ${CONSUL_UNIT_FILE} 0644 root
-${extra.join("\n")}${extra.length ? "\n" : ""}if [ "$changed" -eq 1 ]; then
+if [ "$changed" -eq 1 ]; then
   sudo systemctl daemon-reload
   sudo systemctl enable consul
   sudo systemctl restart --no-block consul

@@ -10,7 +10,6 @@ if [ ! -s "$work/config.json" ]; then
   echo "no Consul config on stdin" >&2
   exit 1
 fi
-changed=0
 # put <file in $work> <destination> <mode> <group>
 put() {
   if ! sudo cmp -s "$work/$1" "$2"; then
@@ -88,6 +87,22 @@ codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)
 echo "deb [signed-by=/etc/apt/keyrings/hashicorp.asc] https://apt.releases.hashicorp.com $codename main" >"$work/hashicorp.list"
 put hashicorp.asc /etc/apt/keyrings/hashicorp.asc 0644 root
 put hashicorp.list /etc/apt/sources.list.d/hashicorp.list 0644 root
+cat >"$work/extra-0" <<'GEOSWARM_EOF'
+#!/bin/sh
+# geoswarm-lb exec discovery: the Consul servers' HTTP API addresses, one "host:port" per line.
+set -eu
+agent='http://127.0.0.1:18500'
+servers=$(curl -fsS --max-time 4 "$agent/v1/health/service/consul?passing=1" |
+  jq -r '.[] | "\(.Node.Address):8500"')
+if [ -z "$servers" ]; then
+  echo "no healthy consul servers in the catalog" >&2
+  exit 1
+fi
+printf '%s\n' "$servers"
+GEOSWARM_EOF
+put extra-0 '/usr/local/lib/geoswarm/consul-servers.sh' '0755' root
+# The apt key and source (and extra files) alone do not restart the agent: only what follows counts.
+changed=0
 installed=$(dpkg-query -W consul 2>/dev/null | cut -f2)
 if [ "$installed" != "$version" ]; then
   sudo apt-get update -q
@@ -124,20 +139,6 @@ LimitNOFILE=65536
 WantedBy=multi-user.target
 GEOSWARM_EOF
 put consul.service /etc/systemd/system/consul.service 0644 root
-cat >"$work/extra-0" <<'GEOSWARM_EOF'
-#!/bin/sh
-# geoswarm-lb exec discovery: the Consul servers' HTTP API addresses, one "host:port" per line.
-set -eu
-agent='http://127.0.0.1:18500'
-servers=$(curl -fsS --max-time 4 "$agent/v1/health/service/consul?passing=1" |
-  jq -r '.[] | "\(.Node.Address):8500"')
-if [ -z "$servers" ]; then
-  echo "no healthy consul servers in the catalog" >&2
-  exit 1
-fi
-printf '%s\n' "$servers"
-GEOSWARM_EOF
-put extra-0 '/usr/local/lib/geoswarm/consul-servers.sh' '0755' root
 if [ "$changed" -eq 1 ]; then
   sudo systemctl daemon-reload
   sudo systemctl enable consul

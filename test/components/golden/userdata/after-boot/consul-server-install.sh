@@ -10,7 +10,6 @@ if [ ! -s "$work/config.json" ]; then
   echo "no Consul config on stdin" >&2
   exit 1
 fi
-changed=0
 # put <file in $work> <destination> <mode> <group>
 put() {
   if ! sudo cmp -s "$work/$1" "$2"; then
@@ -92,6 +91,8 @@ codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)
 echo "deb [signed-by=/etc/apt/keyrings/hashicorp.asc] https://apt.releases.hashicorp.com $codename main" >"$work/hashicorp.list"
 put hashicorp.asc /etc/apt/keyrings/hashicorp.asc 0644 root
 put hashicorp.list /etc/apt/sources.list.d/hashicorp.list 0644 root
+# The apt key and source (and extra files) alone do not restart the agent: only what follows counts.
+changed=0
 installed=$(dpkg-query -W consul 2>/dev/null | cut -f2)
 if [ "$installed" != "$version" ]; then
   sudo apt-get update -q
