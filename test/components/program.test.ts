@@ -189,11 +189,13 @@ describe("security groups", () => {
     expect(rules().some((r) => r.inputs.fromPort <= 2375 && 2375 <= r.inputs.toPort)).toBe(false);
   });
 
-  it("opens each engine's TLS API to the Swarm manager's EIP only", () => {
+  it("opens each engine's TLS API to the Swarm manager's EIP and the operator only", () => {
     const r2 = rules().filter(
       (r) => r.name.startsWith("net-region-2-host-") && r.inputs.fromPort === 2376,
     );
-    expect(r2.map((r) => r.inputs.cidrIpv4)).toEqual([`${ipOf("swarm-manager")}/32`]);
+    expect(r2.map((r) => r.inputs.cidrIpv4).sort()).toEqual(
+      [TEST_OPERATOR_CIDR, `${ipOf("swarm-manager")}/32`].sort(),
+    );
     expect(r2[0].inputs.region).toBe("us-east-1");
   });
 
