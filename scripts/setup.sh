@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs on a fresh Debian 12 machine that has Node 20 and npm:
-# the Debian tools the tests run for real, then the npm packages from the lockfile.
+# Installs everything the test suite needs on a fresh Debian 12 machine that has npm (and any
+# Node.js, e.g. 20): the Debian tools the tests run for real, the project's pinned Node.js 22 in
+# .cache/node22 (scripts/install-node22.sh), then the npm packages from the lockfile, installed
+# under that Node 22 (the lockfile's @pulumi/pulumi needs Node >= 22).
 # Usage: scripts/setup.sh            (as root, or with sudo available)
 set -euo pipefail
 
@@ -17,6 +19,8 @@ APT_PACKAGES=(
   iproute2     # network namespaces, veths and bridges of scripts/testbed
   iptables     # dockerd's port publishing; the testbed's FORWARD rule
   curl         # testbed readiness checks; e2e clients inside region namespaces; npm run demo
+  jq           # scripts/testbed/README.md's examples read Docker's JSON with it
+  bind9-dnsutils # dig: the README's UDP walkthrough (run as written by test/docs)
 )
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -39,8 +43,8 @@ else
 fi
 
 cd "$(dirname "$0")/.."
-log "installing npm packages from package-lock.json"
-npm ci --no-audit --no-fund
 node22=$(scripts/install-node22.sh) # an assignment, so that a failure stops the script (set -e)
-log "Node.js 22 for workers = N: $node22"
+log "Node.js 22 (npm test, npm run lb, scripts/with-node22.sh): $node22"
+log "installing npm packages from package-lock.json (under Node 22)"
+scripts/with-node22.sh npm ci --no-audit --no-fund
 log "done"

@@ -2,7 +2,8 @@
 //   geoswarm-lb -c FILE | --config FILE | from-file FILE | from-url URL
 //   [-f|--format toml|json] [-e|--use-config-env-vars] [-p|--pidfile FILE] [--check]
 //   -v|--version   -h|--help
-// Flags may come before or after the subcommand; `--flag=value` and `-fvalue` forms work too.
+// Flags may come before or after the subcommand; `--flag=value` and `-fvalue` forms work too,
+// and shorthands combine as in pflag (`-ec FILE`: booleans first, at most one value flag last).
 // No arguments at all prints the help (as gobetween does).
 import { URL_TIMEOUT_MS } from "./config/load";
 import type { ConfigSource } from "./config/types";
@@ -79,19 +80,25 @@ export function parseCliArgs(argv: string[]): CliCommand {
       shown = `--${name}`;
       flag = LONG[name];
     } else if (arg.startsWith("-") && arg.length > 1) {
-      const name = arg[1];
+      let name = arg[1];
       shown = `-${name}`;
       flag = SHORT[name];
       if (arg.length > 2) inline = arg[2] === "=" ? arg.slice(3) : arg.slice(2);
-      // Combined boolean shorthands such as -ev.
+      // pflag shorthand groups: boolean flags combine (-ev), and a value flag may end the group,
+      // its value being the rest of the argument or the next one (-ec FILE, -ecFILE).
       if (flag && !VALUE_FLAGS.has(flag) && inline !== undefined && arg[2] !== "=") {
-        for (const c of arg.slice(1)) {
-          const f = SHORT[c];
-          if (!f || VALUE_FLAGS.has(f))
-            return { kind: "error", message: `unknown flag -${c} in ${arg}` };
+        let j = 1;
+        for (; j < arg.length; j++) {
+          const f = SHORT[arg[j]];
+          if (!f) return { kind: "error", message: `unknown flag -${arg[j]} in ${arg}` };
+          if (VALUE_FLAGS.has(f)) break;
           bools.add(f as BoolFlag);
         }
-        continue;
+        if (j === arg.length) continue;
+        name = arg[j];
+        shown = `-${name}`;
+        flag = SHORT[name];
+        inline = j + 1 < arg.length ? arg.slice(arg[j + 1] === "=" ? j + 2 : j + 1) : undefined;
       }
     } else {
       positional.push(arg);

@@ -30,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
     loaded = await loadConfig(cmd.source, { envSubst: cmd.envSubst });
   } catch (err) {
     if (err instanceof ConfigError) {
+      for (const w of err.warnings) process.stderr.write(`geoswarm-lb: warning: ${w}\n`);
       process.stderr.write(
         `geoswarm-lb: invalid configuration:\n${err.problems.map((p) => `  ${p}\n`).join("")}`,
       );

@@ -25,6 +25,7 @@ import {
   unbracketHost,
 } from "./address";
 import type { BasicAuth, LbConfig } from "./types";
+import { nodeSupportsWorkers } from "./workers";
 
 /** How long one host name may take to resolve before it is reported as not resolving. */
 const LOOKUP_TIMEOUT_MS = 2000;
@@ -137,6 +138,12 @@ export async function checkEnvironment(
 ): Promise<{ errors: string[]; warnings: string[] }> {
   const errors: string[] = [];
   const warnings: string[] = [];
+  // Start-up refuses this (run.ts); --check must say so before a deploy finds out.
+  if (config.workers > 1 && !nodeSupportsWorkers(process.version)) {
+    errors.push(
+      `workers: ${config.workers} needs Node.js >= 22.12 (listeners shared with SO_REUSEPORT); this is Node.js ${process.version} (use workers = 1, or Node.js 22.12 or later)`,
+    );
+  }
   readPassword("api.basic_auth", config.api.basic_auth, errors);
   readPassword("metrics.basic_auth", config.metrics.basic_auth, errors);
   if (config.api.enabled && config.api.tls) {

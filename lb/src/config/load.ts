@@ -235,7 +235,7 @@ export async function loadConfig(
   const raw = parseConfigText(text, source.format, { envSubst: opts.envSubst });
   const { config, warnings } = validateConfig(raw);
   const env = await checkEnvironment(config);
-  if (env.errors.length > 0) throw new ConfigError(env.errors);
+  if (env.errors.length > 0) throw new ConfigError(env.errors, [...warnings, ...env.warnings]);
   return { config, warnings: [...warnings, ...env.warnings], text };
 }
 
@@ -260,8 +260,10 @@ export function summarizeConfig(config: LbConfig): string {
   const rows = names.map((name) => {
     const s = config.servers[name];
     const d = s.discovery;
+    // A backend listed twice is one backend (the table keys backends by host:port).
+    const count = new Set((d.static_list ?? []).map((line) => line.trim().split(/\s+/)[0])).size;
     const discovery =
-      d.kind === "static" ? `static (${d.static_list?.length ?? 0} backends)` : d.kind;
+      d.kind === "static" ? `static (${count} backend${count === 1 ? "" : "s"})` : d.kind;
     const access = s.access
       ? `${s.access.default} + ${s.access.rules.length} rule${s.access.rules.length === 1 ? "" : "s"}`
       : "allow all";

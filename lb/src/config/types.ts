@@ -229,6 +229,8 @@ export class ConfigError extends Error {
   constructor(
     /** Each problem as "path: message". */
     readonly problems: string[],
+    /** Warnings found alongside the errors (unknown keys...), shown with them. */
+    readonly warnings: string[] = [],
   ) {
     super(problems.join("\n"));
     this.name = "ConfigError";

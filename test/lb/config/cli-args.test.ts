@@ -57,6 +57,14 @@ describe("parseCliArgs", () => {
       ["--pidfile", "/run/lb.pid", "-c", "lb.toml", "--check", "-e"],
       { kind: "run", source: file("lb.toml"), envSubst: true, check: true, pidfile: "/run/lb.pid" },
     ],
+    // pflag shorthand groups (docs/lb.md promises pflag-style flags).
+    [["-ec", "env.toml"], { kind: "run", source: file("env.toml"), envSubst: true, check: false }],
+    [["-ecenv.toml"], { kind: "run", source: file("env.toml"), envSubst: true, check: false }],
+    [["-ec=env.toml"], { kind: "run", source: file("env.toml"), envSubst: true, check: false }],
+    [
+      ["-ef", "json", "-c", "a.json"],
+      { kind: "run", source: file("a.json", "json"), envSubst: true, check: false },
+    ],
   ])("%j", (argv, expected) => {
     expect(parseCliArgs(argv)).toEqual(expected);
   });
@@ -67,6 +75,8 @@ describe("parseCliArgs", () => {
     [["-c", "lb.toml", "-f", "yaml"], '--format must be "toml" or "json", got "yaml"'],
     [["--bogus"], "unknown flag --bogus"],
     [["-x"], "unknown flag -x"],
+    [["-exc", "a.toml"], "unknown flag -x in -exc"],
+    [["-ec"], "flag -c needs a value"],
     [["from-file"], "from-file takes exactly one argument (a file path)"],
     [["from-file", "a", "b"], "from-file takes exactly one argument (a file path)"],
     [

@@ -129,7 +129,7 @@ export function validateConfig(raw: unknown): { config: LbConfig; warnings: stri
   }
 
   root.finish((key) => TOP_LEVEL_IGNORED[key]);
-  if (report.errors.length > 0) throw new ConfigError(report.errors);
+  if (report.errors.length > 0) throw new ConfigError(report.errors, report.warnings);
   return {
     config: { logging, api, metrics, defaults, shutdown, state, workers, servers },
     warnings: report.warnings,
