@@ -4,6 +4,7 @@ import { loadConfig, parseDuration } from "../config";
 import { isLoopbackHost, isWildcardHost, parseHostPort } from "../config/address";
 import { DEFAULT_MAX_SERVERS } from "../config/schema/sections";
 import { ConfigError, type ConfigSource, type LbConfig, type ServerConfig } from "../config/types";
+import { restrictDiscovery } from "../discovery/guard";
 import type { Logger } from "../log/logger";
 import { applyOverlay, type Overlay, StateStore } from "../state/store";
 import type { WorkerPool } from "../workers/pool";
@@ -96,6 +97,7 @@ export class Balancer {
         );
       }
       this.overlay = state.overlay;
+      for (const cfg of this.overlay.values()) if (cfg) this.fromApi(cfg);
     }
     const effective = applyOverlay(this.fileServers, this.overlay);
     // The config file's servers first: they were checked together with the API's listeners, and
@@ -198,8 +200,15 @@ export class Balancer {
     }
   }
 
+  /** Marks a server config as the API's: its discovery may not reach link-local addresses. */
+  private fromApi(cfg: ServerConfig): ServerConfig {
+    if (!this._config.api.allow_link_local_discovery) restrictDiscovery(cfg.discovery);
+    return cfg;
+  }
+
   /** Creates a server (POST /servers/:name). 409 when the name or the bind is taken. */
   create(name: string, cfg: ServerConfig): Promise<void> {
+    this.fromApi(cfg);
     return this.serialize(async () => {
       if (this.servers.has(name) || this.failed.has(name))
         throw new ChangeError(409, `name: server "${name}" already exists`);
@@ -229,6 +238,7 @@ export class Balancer {
 
   /** Updates a server in place (PUT /servers/:name). */
   update(name: string, cfg: ServerConfig): Promise<void> {
+    this.fromApi(cfg);
     return this.serialize(async () => {
       if (this.failed.has(name)) return this.restartFailed(name, cfg);
       const server = this.servers.get(name);

@@ -14,6 +14,7 @@
 import { bracketHost, parseConsulHost } from "../config";
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
+import { isRestricted } from "./guard";
 import { type HttpTarget, httpGetOk, keepAliveAgent, parseJsonBody } from "./http";
 import { Notes } from "./notes";
 import type { DiscoverySource } from "./runner";
@@ -47,6 +48,7 @@ export function consulSource(
       ca: (cfg.consul_tls_cacert_path as string | undefined) || undefined,
     },
     agent: keepAliveAgent(scheme),
+    refuseLinkLocal: isRestricted(cfg),
   };
   const name = cfg.consul_service_name as string;
   const params = new URLSearchParams();

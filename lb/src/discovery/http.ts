@@ -5,7 +5,9 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { joinHostPort, unbracketHost } from "../config";
+import { isLinkLocalOrMetadata } from "../config/address";
 import { abortError } from "./abort";
+import { guardedLookup } from "./guard";
 
 export interface TlsFiles {
   cert?: string;
@@ -25,6 +27,8 @@ export interface HttpTarget {
   /** Verify the server certificate (default true). */
   rejectUnauthorized?: boolean;
   agent?: http.Agent;
+  /** Refuse link-local and metadata addresses, resolved or literal (servers from the API). */
+  refuseLinkLocal?: boolean;
 }
 
 export interface HttpResponse {
@@ -78,12 +82,21 @@ function open(
   const what = describe(target, path);
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(what, signal));
+    if (target.refuseLinkLocal && !target.socketPath && isLinkLocalOrMetadata(target.host)) {
+      return reject(
+        new Error(
+          `${what}: ${target.host} is a link-local or metadata address (api.allow_link_local_discovery)`,
+        ),
+      );
+    }
     const base: http.RequestOptions = {
       method: "GET",
       path,
       headers: { host: target.socketPath ? "docker" : target.host, ...headers },
+      // A keep-alive agent's sockets were opened through the same guard.
       agent: target.agent,
       signal,
+      ...(target.refuseLinkLocal ? { lookup: guardedLookup } : {}),
     };
     let req: http.ClientRequest;
     try {

@@ -12,6 +12,7 @@ export { parseJsonPath };
 
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
+import { isRestricted } from "./guard";
 import { httpGetOk, parseJsonBody, targetFromUrl } from "./http";
 import { Notes } from "./notes";
 import type { Fetcher } from "./runner";
@@ -37,6 +38,7 @@ type Field = (typeof FIELDS)[number];
 export function jsonFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
   const url = cfg.json_endpoint as string;
   const { target, path } = targetFromUrl(url);
+  target.refuseLinkLocal = isRestricted(cfg);
   const paths = {} as Record<Field, { pattern: string; steps: Step[] }>;
   for (const f of FIELDS) {
     const key = `json_${f}_pattern`;

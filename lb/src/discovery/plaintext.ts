@@ -6,6 +6,7 @@
 import { compileRe2, DEFAULT_BACKEND_PATTERN, type Re2 } from "../config";
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
+import { isRestricted } from "./guard";
 import { httpGetOk, targetFromUrl } from "./http";
 import { Notes } from "./notes";
 import type { Fetcher } from "./runner";
@@ -13,6 +14,7 @@ import type { Fetcher } from "./runner";
 export function plaintextFetcher(cfg: DiscoveryConfig, log: Logger): Fetcher {
   const url = cfg.plaintext_endpoint as string;
   const { target, path } = targetFromUrl(url);
+  target.refuseLinkLocal = isRestricted(cfg);
   const pattern = (cfg.plaintext_regex_pattern as string | undefined) ?? DEFAULT_BACKEND_PATTERN;
   let re: Re2;
   try {
