@@ -1,11 +1,13 @@
 // The live dashboard served at GET /dashboard (same auth as the API). One static page: it polls
-// GET /servers and GET /servers/:name/stats every 2 s (the stats window) and redraws.
+// GET /servers and GET /servers/:name/stats every 2 s (the stats window) and redraws. Its icon is
+// inline (an empty data: URL), so the browser asks for no /favicon.ico (a 404 in the console).
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>geoswarm-lb</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --ok: #1a7f37; --bad: #cf222e; --muted: #6e7781; --line: #d0d7de; }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1f2328; }
@@ -21,6 +23,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .live { color: var(--ok); font-weight: 600; }
   .dead { color: var(--bad); font-weight: 600; }
   .undiscovered { color: var(--muted); font-style: italic; }
+  .disabled { color: var(--muted); font-weight: 600; }
   .empty { color: var(--muted); }
 </style>
 </head>
@@ -53,7 +56,10 @@ function renderServer(name, cfg, stats) {
   const body = rows.length === 0
     ? [el("tr", {}, el("td", { colspan: "8", class: "empty" }, "no backends discovered"))]
     : rows.map((b) => {
-        const state = !b.stats.discovered ? ["undiscovered", "undiscovered"] : b.stats.live ? ["live", "live"] : ["dead", "dead"];
+        // Disabled (API disable/drain) first: such a backend may be live but is never elected.
+        const state = !b.stats.discovered ? ["undiscovered", "undiscovered"]
+          : b.stats.enabled === false ? ["disabled", b.stats.live ? "disabled (live)" : "disabled (dead)"]
+          : b.stats.live ? ["live", "live"] : ["dead", "dead"];
         return el("tr", { "data-backend": b.host + ":" + b.port },
           el("td", {}, b.host + ":" + b.port),
           el("td", { class: state[0] }, state[1]),

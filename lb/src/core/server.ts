@@ -34,6 +34,8 @@ export interface ServerStats {
     stats: {
       live: boolean;
       discovered: boolean;
+      /** false after POST …/disable or …/drain: never elected, whatever `live` says. */
+      enabled: boolean;
       total_connections: number;
       active_connections: number;
       refused_connections: number;
@@ -407,6 +409,7 @@ export class Server {
         stats: {
           live: b.live,
           discovered: b.discovered,
+          enabled: b.enabled,
           total_connections: b.totalConnections,
           active_connections: b.activeConnections,
           refused_connections: b.refusedConnections,

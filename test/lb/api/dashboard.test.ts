@@ -80,6 +80,10 @@ describe("dashboard", () => {
       httpCredentials: { username: AUTH.login, password: AUTH.password },
     });
     const page = await context.newPage();
+    const failed: string[] = [];
+    page.on("response", (res) => {
+      if (res.status() >= 400) failed.push(`${res.status()} ${res.url()}`);
+    });
     await page.goto(`${lb.base}/dashboard`);
     await page.waitForSelector('section[data-server="web"]');
     await page.waitForSelector('section[data-server="held"]');
@@ -97,6 +101,29 @@ describe("dashboard", () => {
     expect(existsSync(resolve(ARTIFACTS, "dashboard.png"))).toBe(true);
     for (const s of sockets) s.destroy();
     await page.waitForFunction(heldActive(0), undefined, { timeout: 6000 });
+    // A disabled backend shows as disabled, not live; enabled again, live again.
+    const live = `127.0.0.1:${a.port}`;
+    const post = (action: string) =>
+      fetch(`${lb.base}/servers/web/backends/${live}/${action}`, {
+        method: "POST",
+        headers: { authorization: `Basic ${btoa(`${AUTH.login}:${AUTH.password}`)}` },
+      });
+    expect((await post("disable")).status).toBe(200);
+    const stats = await fetch(`${lb.base}/servers/web/stats`, {
+      headers: { authorization: `Basic ${btoa(`${AUTH.login}:${AUTH.password}`)}` },
+    }).then(
+      (r) => r.json() as Promise<{ backends: { host: string; port: string; stats: object }[] }>,
+    );
+    const row = stats.backends.find((b) => `${b.host}:${b.port}` === live);
+    expect(row?.stats).toMatchObject({ live: true, enabled: false });
+    await page.waitForSelector(`tr[data-backend="${live}"] td.disabled`, { timeout: 6000 });
+    expect(await page.textContent(`tr[data-backend="${live}"] td.disabled`)).toBe(
+      "disabled (live)",
+    );
+    expect((await post("enable")).status).toBe(200);
+    await page.waitForSelector(`tr[data-backend="${live}"] td.live`, { timeout: 6000 });
+    // No request of the page failed (a missing favicon.ico was one).
+    expect(failed).toEqual([]);
     await context.close();
   }, 30_000);
 });

@@ -171,6 +171,7 @@ describe("server routes", () => {
       [
         "active_connections",
         "discovered",
+        "enabled", // geoswarm-lb's own: false after disable/drain
         "live",
         "refused_connections",
         "rx",
