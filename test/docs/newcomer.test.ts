@@ -77,6 +77,22 @@ describe("docs name what exists", () => {
     for (const key of keys) expect(row, key).toContain(key);
   });
 
+  it("the deploy line points at deploy.md sections that exist", () => {
+    const readme = readDoc("README.md");
+    const named = /docs\/deploy\.md\), sections "([^"]+)" and\s+"([^"]+)"/.exec(readme);
+    expect(named).not.toBeNull();
+    const headings = readDoc("docs/deploy.md")
+      .split("\n")
+      .filter((l) => l.startsWith("## "))
+      .map((l) => l.slice(3).trim());
+    for (const name of (named as RegExpExecArray).slice(1, 3)) {
+      expect(headings).toContain(name.replace(/\s+/g, " "));
+    }
+    const deploy = readDoc("docs/deploy.md");
+    expect(deploy).toContain("pulumi stack init prod");
+    expect(deploy).toContain("--secret geoswarm:sshPrivateKey");
+  });
+
   it("the demo is run as root, not through sudo", () => {
     const [demo] = blocksUnder(
       readDoc("README.md"),

@@ -10,6 +10,19 @@ import { summarizeConfig, validateConfig } from "../../../lb/src/config";
 import { checkEnvironment } from "../../../lb/src/config/environment";
 import { ARTIFACT } from "../support/lb-process";
 
+/** A node older than 22.12 on PATH (Debian's own), to run the artifact as a user would. */
+function oldNode(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    const node = join(dir, "node");
+    const v = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
+    if (!/^v\d+\.\d+\.\d+$/.test(v)) continue;
+    const [major, minor] = v.slice(1).split(".").map(Number);
+    if (major < 22 || (major === 22 && minor < 12)) return node;
+  }
+  return undefined;
+}
+const OLD_NODE = oldNode();
+
 const dir = mkdtempSync(join(tmpdir(), "geoswarm-check-"));
 const server = (list: string[]) => ({
   servers: { web: { bind: "127.0.0.1:0", discovery: { kind: "static", static_list: list } } },
@@ -62,6 +75,22 @@ describe("workers and the Node.js version", () => {
       expect(errors).toEqual([
         `workers: 2 needs Node.js >= 22.12 (listeners shared with SO_REUSEPORT); this is Node.js ${version} (use workers = 1, or Node.js 22.12 or later)`,
       ]);
+  });
+
+  it.skipIf(!OLD_NODE)("the artifact on an older Node: --check exits 2, a start exits 1", () => {
+    const file = join(dir, "workers.toml");
+    writeFileSync(
+      file,
+      'workers = 2\n[servers.web]\nbind = "127.0.0.1:0"\n[servers.web.discovery]\nkind = "static"\nstatic_list = ["127.0.0.1:1"]\n',
+    );
+    const check = spawnSync(OLD_NODE as string, [ARTIFACT, "--check", "-c", file], {
+      encoding: "utf8",
+    });
+    expect(check.stderr).toMatch(/workers: 2 needs Node\.js >= 22\.12/);
+    expect(check.stdout).not.toContain("configuration OK");
+    expect(check.status).toBe(2);
+    const start = spawnSync(OLD_NODE as string, [ARTIFACT, "-c", file], { encoding: "utf8" });
+    expect(start.status).toBe(2);
   });
 
   it("workers = 1 needs nothing of the runtime", async () => {
