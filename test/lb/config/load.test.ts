@@ -285,7 +285,8 @@ describe("examples", () => {
         "api: 127.0.0.1:8888 (no auth, http)",
         "metrics: disabled",
         "servers: 1",
-        "  web  tcp  127.0.0.1:3000  balance=roundrobin  discovery=static (2 backends)  healthcheck=ping  access=deny + 3 rules",
+        // basic.toml balances by weight since the newcomer-path change (issue 16).
+        "  web  tcp  127.0.0.1:3000  balance=weight  discovery=static (2 backends)  healthcheck=ping  access=deny + 3 rules",
         "",
       ].join("\n"),
     );
