@@ -126,6 +126,8 @@ export class ConsulCluster extends pulumi.ComponentResource {
   /**
    * Installs a client agent joining these servers on `machine` after its boot (the balancer's),
    * with the same version; runs again in place when the version or config changes.
+   *
+   * @internal The Balancer's wiring, not part of the library's API.
    */
   installClientAgent(
     stepName: string,
