@@ -77,7 +77,7 @@ describe("workers and the Node.js version", () => {
       ]);
   });
 
-  it.skipIf(!OLD_NODE)("the artifact on an older Node: --check exits 2, a start exits 1", () => {
+  it.skipIf(!OLD_NODE)("the artifact on an older Node: --check and a start both exit 2", () => {
     const file = join(dir, "workers.toml");
     writeFileSync(
       file,
