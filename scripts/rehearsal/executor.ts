@@ -78,10 +78,12 @@ export class TestbedExecutor implements Executor {
     );
   }
 
+  // A copy, not a link: the balancer's unit hides /home, /root and /tmp (ProtectHome,
+  // PrivateTmp), and a checkout there would leave a link pointing nowhere.
   private async linkNode(m: Machine): Promise<void> {
     await this.tb.exec(
       m,
-      `mkdir -p /usr/local/bin && ln -sfn ${shq(rehearsalNode())} /usr/local/bin/node`,
+      `mkdir -p /usr/local/bin && install -m 0755 ${shq(rehearsalNode())} /usr/local/bin/node`,
     );
   }
 

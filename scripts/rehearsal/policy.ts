@@ -36,7 +36,7 @@ export function runcmdVerdict(argv: string[]): string | undefined {
   if (argv.includes("consul") || cmd.includes("/etc/consul.d/"))
     return "no Consul package or binary on the testbed";
   if (argv[0].endsWith("/install-node.sh"))
-    return `downloads Node.js from nodejs.org (no internet): /usr/local/bin/node links to ${rehearsalNode()} instead`;
+    return `downloads Node.js from nodejs.org (no internet): /usr/local/bin/node is a copy of ${rehearsalNode()} instead`;
   if (["apt-mark", "systemctl", "useradd", "rm", "chgrp"].includes(argv[0])) return undefined;
   if (argv[0].startsWith("/usr/local/lib/geoswarm/")) return undefined;
   return "not emulated";
@@ -59,7 +59,7 @@ export function commandVerdict(script: string): string | undefined {
   if (script.includes("apt.releases.hashicorp.com"))
     return "installs the Consul package and starts its agent (no Consul binary on the testbed): only the files it delivers are put in place";
   if (script.includes("https://nodejs.org"))
-    return `downloads Node.js from nodejs.org (no internet): /usr/local/bin/node links to ${rehearsalNode()} instead`;
+    return `downloads Node.js from nodejs.org (no internet): /usr/local/bin/node is a copy of ${rehearsalNode()} instead`;
   return undefined;
 }
 
