@@ -1,7 +1,7 @@
 // Stack configuration (`Pulumi.<stack>.yaml`, namespace `geoswarm`) → a validated, typed ClusterSpec.
 // Every error names the full key, e.g. `geoswarm:regions[1].hosts[0].instanceType: ...`.
 import { z } from "zod";
-import { MAX_WORKERS } from "../lb/src/config/workers";
+import { MAX_WORKERS, nodeSupportsWorkers } from "../lb/src/config/workers";
 import { documentationRange, publicKeyProblem } from "./config-traps";
 import { DEFAULT_EIP_QUOTA, type InstanceTypeUse, staticArchitectureProblems } from "./placement";
 import {
@@ -246,6 +246,12 @@ export const RESERVED_BALANCER_PORTS = [22, 8300, 8301, 8302, 8500, 18500] as co
 
 function crossChecks(spec: ClusterSpec): string[] {
   const problems: string[] = [];
+  const { workers, nodeVersion } = spec.balancer;
+  if (workers > 1 && !nodeSupportsWorkers(nodeVersion)) {
+    problems.push(
+      `${keyPath(["balancer", "workers"])}: ${workers} needs balancer.nodeVersion >= 22.12 (SO_REUSEPORT listeners), got "${nodeVersion}"; raise nodeVersion or set workers to 1`,
+    );
+  }
   const regionNames = spec.regions.map((r) => r.name);
   if (!regionNames.includes(spec.coreRegion)) {
     problems.push(

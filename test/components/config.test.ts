@@ -61,6 +61,20 @@ describe("stack config", () => {
     expect(problems(withWorkers(65)).join("\n")).toMatch(/balancer\.workers/);
   });
 
+  it("refuses balancer.workers > 1 on a nodeVersion older than 22.12, naming the key", () => {
+    const raw = prodConfig();
+    const on = (workers: number, nodeVersion: string) => ({
+      ...raw,
+      balancer: { ...(raw.balancer as object), workers, nodeVersion },
+    });
+    expect(problems(on(2, "22.11.0"))).toEqual([
+      'geoswarm:balancer.workers: 2 needs balancer.nodeVersion >= 22.12 (SO_REUSEPORT listeners), got "22.11.0"; raise nodeVersion or set workers to 1',
+    ]);
+    expect(problems(on(2, "20.19.0")).join("\n")).toMatch(/^geoswarm:balancer\.workers: /);
+    expect(parseClusterSpec(on(2, "22.12.0")).balancer.workers).toBe(2);
+    expect(parseClusterSpec(on(1, "20.19.0")).balancer.workers).toBe(1);
+  });
+
   it("reads through a pulumi.Config-like getter", () => {
     const raw = prodConfig();
     const spec = readClusterSpec({
