@@ -5,7 +5,7 @@ import { type ClusterSpec, regionChecks } from "./config";
 import { ConsulCluster } from "./consul";
 import { DockerHost } from "./docker-host";
 import { buildEntryPoints } from "./entry-points";
-import { CONSUL_HTTP_PORT, planFlows } from "./flows";
+import { CONSUL_HTTP_PORT } from "./flows";
 import type { LbServer } from "./lb-server";
 import { RegionNetwork } from "./network";
 import {
@@ -85,6 +85,7 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
   const core = spec.coreRegion;
 
   const networks: Record<string, RegionNetwork> = {};
+  const checks = regionChecks(spec);
   for (const r of spec.regions) {
     const roles: Role[] = r.name === core ? ["consul", "balancer", "manager", "host"] : ["host"];
     networks[r.name] = new RegionNetwork(
@@ -97,7 +98,7 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
         rules,
         machineIps: addresses.publicIps,
         // Instance types (architecture, zone offerings) and the Elastic IP quota, by config key.
-        ...regionChecks(spec)[r.name],
+        ...checks[r.name],
       },
       child,
     );
@@ -126,21 +127,15 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
     child,
   );
 
-  // Who may use the balancer's `consul` server: exactly the sources of the flows to its port
-  // (the operator; in standalone mode the manager and hosts for Swarm discovery). Its access
-  // rules then match the security group; in swarm mode no machine needs Consul at all.
-  const consulClients = planFlows(spec)
+  // Who may use the balancer's `consul` server: exactly the sources its security group admits
+  // to that port (the operator; in standalone mode the manager and hosts for Swarm discovery),
+  // so its access rules match the group; in swarm mode no machine needs Consul at all.
+  const consulClients = rules
     .filter(
-      (f) =>
-        f.to === "balancer" && f.ports[0] <= CONSUL_HTTP_PORT && CONSUL_HTTP_PORT <= f.ports[1],
+      (r) =>
+        r.role === "balancer" && r.fromPort <= CONSUL_HTTP_PORT && CONSUL_HTTP_PORT <= r.toPort,
     )
-    .flatMap((f): pulumi.Input<string>[] =>
-      "role" in f.from
-        ? machines
-            .filter((m) => m.role === (f.from as { role: string }).role)
-            .map((m) => addresses.publicIps[m.name])
-        : ["operator" in f.from ? spec.ssh.allowedCidr : f.from.cidr],
-    );
+    .map((r) => ("machine" in r.source ? addresses.publicIps[r.source.machine] : r.source.cidr));
   const balancer = new Balancer(
     "lb",
     {
@@ -158,8 +153,6 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
       artifactPath: opts.artifactPath,
       lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),
       dockerCa: ca,
-      // Every remote command needs SSH from the operator: created before, revoked after them.
-      firewall: coreNet.flowRules("operator-ssh", "balancer"),
     },
     child,
   );
