@@ -67,7 +67,7 @@ if problems:
         print(f"[preflight] {p}", file=sys.stderr)
     print(
         "[preflight] run pulumi from inside ssh.allowedCidr (a self-hosted runner there), or set "
-        "ssh.bastion and balancer.apiAllowedCidrs (docs/deploy.md, 'Where pulumi runs')",
+        "ssh.bastion and balancer.apiAllowedCidrs (docs/deploy.md, '3. SSH key and where pulumi runs')",
         file=sys.stderr,
     )
     sys.exit(1)

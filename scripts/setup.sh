@@ -21,6 +21,7 @@ APT_PACKAGES=(
   curl         # testbed readiness checks; e2e clients inside region namespaces; npm run demo
   jq           # scripts/testbed/README.md's examples read Docker's JSON with it
   bind9-dnsutils # dig: the README's UDP walkthrough (run as written by test/docs)
+  gnupg        # gpg checks the fingerprint of the HashiCorp apt key the Consul step embeds
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -10,8 +10,8 @@ import { shq } from "./scripts";
 import { consulUnit } from "./systemd";
 
 export const HASHICORP_KEYRING = "/etc/apt/keyrings/hashicorp.asc";
-export const HASHICORP_SOURCE_LIST = "/etc/apt/sources.list.d/hashicorp.list";
-export const CONSUL_UNIT_FILE = "/etc/systemd/system/consul.service";
+const HASHICORP_SOURCE_LIST = "/etc/apt/sources.list.d/hashicorp.list";
+const CONSUL_UNIT_FILE = "/etc/systemd/system/consul.service";
 
 /** A file the step installs besides the agent's own (e.g. the balancer's discovery helper). */
 export interface ExtraFile {
@@ -44,7 +44,7 @@ export interface ConsulWaitOptions {
  * itself alive. Reads `consul operator raft list-peers` (Node ID Address State Voter ...) and
  * `consul members` (Node Address Status Type ...) through the local agent.
  */
-export function consulWaitScript(o: ConsulWaitOptions): string {
+function consulWaitScript(o: ConsulWaitOptions): string {
   const wait = o.waitSeconds ?? 300;
   const interval = o.intervalSeconds ?? 5;
   return `#!/bin/sh

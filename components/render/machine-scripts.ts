@@ -81,7 +81,7 @@ echo "authorized_keys: ${keys.length} key(s)"
 }
 
 /** The files dockerTlsInstallScript reads from stdin, by name. */
-export const DOCKER_TLS_FILES = ["ca.pem", "cert.pem", "key.pem", "daemon.json"] as const;
+const DOCKER_TLS_FILES = ["ca.pem", "cert.pem", "key.pem", "daemon.json"] as const;
 
 /** stdin for dockerTlsInstallScript: one "<name> <base64>" line per file. */
 export function dockerTlsBundle(files: Record<(typeof DOCKER_TLS_FILES)[number], string>): string {

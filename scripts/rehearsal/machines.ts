@@ -5,6 +5,7 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { shq } from "../../components/render/scripts";
 
 export const REHEARSAL_HOME = resolve(
   __dirname,
@@ -12,7 +13,7 @@ export const REHEARSAL_HOME = resolve(
 );
 const TESTBED = resolve(REHEARSAL_HOME, "../testbed");
 
-export const shq = (v: string): string => `'${v.replace(/'/g, `'"'"'`)}'`;
+export { shq };
 
 export interface ExecResult {
   code: number;

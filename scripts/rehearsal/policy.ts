@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { REHEARSAL_HOME } from "./machines";
 
 /** systemd directives machine.sh emulates for a unit (see its unit_start); the rest are reported. */
-export const EMULATED_UNIT_DIRECTIVES = [
+const EMULATED_UNIT_DIRECTIVES = [
   "Type",
   "User",
   "Group",

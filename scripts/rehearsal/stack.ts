@@ -12,10 +12,10 @@
 // <net>.(32r+30). An outsider, in no region and not the operator, sits at <net>.250.
 
 /** A real ed25519 public key whose private half was discarded; nothing here uses SSH. */
-export const REHEARSAL_SSH_PUBLIC_KEY =
+const REHEARSAL_SSH_PUBLIC_KEY =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKmjyrLnhipsnBdBz3QE+aRio5B+71E755noO0asOK0L geoswarm-rehearsal";
 
-export const ENTRY_PORTS: Record<string, number> = { r1nginx: 22001, r2nginx: 22002 };
+const ENTRY_PORTS: Record<string, number> = { r1nginx: 22001, r2nginx: 22002 };
 const REGION_SIZE = 32;
 const CLIENT_SLOT = 30;
 const OUTSIDER = 250;

@@ -76,6 +76,7 @@ function projectCopy(opts: { built: boolean; pulumiYaml?: string }): string {
 
 describe("the program's entry point", () => {
   it("is index.ts before and after `npm run build`", () => {
+    expect(pulumiYamlMain(ROOT)).toBe("index.ts");
     for (const built of [false, true]) {
       const dir = projectCopy({ built });
       expect(resolveProgramEntry(dir), `built: ${built}`).toBe(path.join(dir, "index.ts"));

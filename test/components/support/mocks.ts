@@ -155,7 +155,7 @@ function outputsFor(
 }
 
 /** Instance types the getInstanceType mock reports as arm64 (Graviton); all others x86_64. */
-export const ARM64_TYPES = new Set(["t4g.small", "t4g.medium", "m7g.large", "c7g.large"]);
+const ARM64_TYPES = new Set(["t4g.small", "t4g.medium", "m7g.large", "c7g.large"]);
 
 /** Every invoke the mocks answered (token and inputs), in order; tests may empty it. */
 export const invokes: { token: string; inputs: Record<string, any> }[] = [];

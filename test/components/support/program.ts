@@ -7,7 +7,7 @@ import { vi } from "vitest";
 import { installMocks, type Recorded, resolved, settled } from "./mocks";
 import { testStackConfig } from "./stack";
 
-export const FAKE_SSH_PRIVATE_KEY =
+const FAKE_SSH_PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----";
 
 export interface ProgramRun {

@@ -28,7 +28,7 @@ export function blocksUnder(text: string, heading: string): string[][] {
 }
 
 /** GFM cell count of one table line: outer pipes dropped, split on pipes not escaped. */
-export function cellCount(line: string): number {
+function cellCount(line: string): number {
   const body = line
     .trim()
     .replace(/^\|/, "")
