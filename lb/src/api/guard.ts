@@ -10,6 +10,7 @@
 // (403 unless api.allow_link_local_discovery: SSRF).
 import type { FastifyReply, FastifyRequest } from "fastify";
 import {
+  DOCKER_URL_SCHEMES,
   isIpLiteral,
   isLinkLocalOrMetadata,
   METADATA_HOST_NAMES,
@@ -117,7 +118,7 @@ function discoveryHosts(d: ServerConfig["discovery"]): Array<{ key: string; host
   }
   if (typeof d.consul_host === "string") add("consul_host", parseConsulHost(d.consul_host)?.host);
   if (typeof d.docker_endpoint === "string" && !d.docker_endpoint.startsWith("unix:")) {
-    add("docker_endpoint", parseUrlHost(d.docker_endpoint, ["tcp", "http", "https"])?.host);
+    add("docker_endpoint", parseUrlHost(d.docker_endpoint, DOCKER_URL_SCHEMES)?.host);
   }
   if (typeof d.srv_lookup_server === "string") {
     add("srv_lookup_server", parseHostPort(d.srv_lookup_server)?.host);
