@@ -148,7 +148,9 @@ export class ConsulCluster extends pulumi.ComponentResource {
         }),
         stdin: this.clientConfig(nodeName, machine.publicIp).apply(renderConsulConfig),
       },
-      { parent: opts.parent },
+      // After the last server's step: the agent joins a formed cluster, and a version change
+      // upgrades it after every server, as HashiCorp's upgrade order says.
+      { parent: opts.parent, dependsOn: this.agents.slice(-1) },
     );
   }
 

@@ -12,6 +12,8 @@ import { consulUnit } from "./systemd";
 export const HASHICORP_KEYRING = "/etc/apt/keyrings/hashicorp.asc";
 const HASHICORP_SOURCE_LIST = "/etc/apt/sources.list.d/hashicorp.list";
 const CONSUL_UNIT_FILE = "/etc/systemd/system/consul.service";
+/** Written when a server's step completed: from then on a restart must find a whole cluster. */
+const CONSUL_STEP_DONE = "/var/lib/geoswarm/consul-step-done";
 
 /** A file the step installs besides the agent's own (e.g. the balancer's discovery helper). */
 export interface ExtraFile {
@@ -52,7 +54,8 @@ function consulWaitScript(o: ConsulWaitOptions): string {
 set -u
 node=${shq(o.nodeName)}
 http_addr=${shq(o.httpAddr)}
-servers=${shq(o.servers.join(" "))}
+# The servers to wait for: the caller's list (the voters before a restart), else the config's.
+servers=\${WAIT_SERVERS:-${shq(o.servers.join(" "))}}
 wait_seconds=${wait}
 interval=${interval}
 mode=\${1:-agent}
@@ -145,8 +148,10 @@ put() {
 }
 ${
   o.servers.length > 0
-    ? `was_active=0
-if sudo systemctl is-active --quiet consul; then
+    ? `# A whole cluster is expected only after an earlier run of this step completed: a first deploy
+# that was interrupted restarts with the agent-only wait, as the first time.
+was_active=0
+if sudo systemctl is-active --quiet consul && [ -f ${CONSUL_STEP_DONE} ]; then
   was_active=1
 fi
 `
@@ -160,10 +165,16 @@ ${extra.map((e) => `${e}\n`).join("")}# The apt key and source (and extra files)
 changed=0
 installed=$(dpkg-query -W consul 2>/dev/null | cut -f2)
 if [ "$installed" != "$version" ]; then
-  sudo apt-get update -q
-  sudo env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -q --allow-downgrades \\
-    --allow-change-held-packages "consul=$version"
-  sudo apt-mark hold consul
+  # At first boot apt-daily or unattended-upgrades may hold the dpkg lock: wait for it.
+  sudo apt-get -o DPkg::Lock::Timeout=600 update -q
+  sudo env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get -o DPkg::Lock::Timeout=600 \\
+    install -y -q --allow-downgrades --allow-change-held-packages "consul=$version"
+  tries=0
+  until sudo apt-mark hold consul; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 60 ] || exit 1
+    sleep 5
+  done
   changed=1
 fi
 # The package ships a default config; the unit reads ours only, the file would only mislead.
@@ -172,10 +183,36 @@ put config.json ${CONSUL_CONFIG_FILE} 0640 consul
 ${heredoc(consulUnit(CONSUL_CONFIG_FILE), '"$work/consul.service"')}
 put consul.service ${CONSUL_UNIT_FILE} 0644 root
 if [ "$changed" -eq 1 ]; then
-  sudo systemctl daemon-reload
+${
+  o.servers.length > 0
+    ? `  if [ "$was_active" -eq 1 ]; then
+    # Wait for the servers that vote now, not the config's list: servers added by this change
+    # are installed by later steps of the chain.
+    WAIT_SERVERS=$(consul operator raft list-peers -http-addr=${shq(o.httpAddr)} 2>/dev/null |
+      awk 'NR > 1 && $5 == "true" { printf "%s ", $1 }') || WAIT_SERVERS=""
+    export WAIT_SERVERS
+    old_pid=$(systemctl show -p MainPID --value consul)
+  fi
+`
+    : ""
+}  sudo systemctl daemon-reload
   sudo systemctl enable consul
   sudo systemctl restart --no-block consul
-else
+${
+  o.servers.length > 0
+    ? `  if [ "$was_active" -eq 1 ]; then
+    # The old process may still answer: wait for the new one (Type=notify: active = joined).
+    tries=0
+    until [ "$(systemctl show -p MainPID --value consul)" != "$old_pid" ] &&
+      systemctl is-active --quiet consul; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 300 ] || { echo "consul did not restart within 300 s" >&2; exit 1; }
+      sleep 1
+    done
+  fi
+`
+    : ""
+}else
   sudo systemctl enable --now --no-block consul
 fi
 ${heredoc(waitScript, '"$work/wait.sh"')}
@@ -186,7 +223,8 @@ if [ "$was_active" -eq 1 ]; then
   sh "$work/wait.sh" cluster
 else
   sh "$work/wait.sh" agent
-fi`
+fi
+sudo install -D -m 0644 /dev/null ${CONSUL_STEP_DONE}`
     : `sh "$work/wait.sh" agent`
 }
 `;

@@ -188,20 +188,19 @@ done
 # SIGHUP reloads in the background: wait for its outcome in the journal (a failed reload keeps
 # the old servers running, so /ping alone cannot tell).
 if [ "$action" = reloading ]; then
-  until outcome=$(sudo journalctl -u "$unit" --since "@$since" -o cat --no-pager 2>/dev/null |
-    grep -E 'configuration reloaded|reload failed' | tail -n 1) && [ -n "$outcome" ]; do
+  journal() { sudo journalctl -u "$unit" --since "@$since" -o cat --no-pager 2>/dev/null || true; }
+  until journal | grep -qE 'configuration reloaded|reload failed'; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
       echo "geoswarm-lb install: no reload outcome from $unit in its journal within ${readySeconds} s" >&2
       exit 1
     fi
     sleep 1
   done
-  case "$outcome" in
-  *"reload failed"*)
-    echo "geoswarm-lb install: $unit refused the new configuration and kept the running one: $outcome" >&2
+  # A reload that applied some servers but not all still logs "configuration reloaded".
+  if refused=$(journal | grep -E 'reload failed|server not applied'); then
+    echo "geoswarm-lb install: $unit did not apply the new configuration (the running one stays): $refused" >&2
     exit 1
-    ;;
-  esac
+  fi
 fi
 printf '%s\n' "$restart_key" | sudo tee "$key_file" >/dev/null
 echo "geoswarm-lb install: $action $unit done, API ready"

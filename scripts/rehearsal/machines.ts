@@ -43,6 +43,11 @@ export function run(
           stderr: `${stderr}${err && typeof err.code !== "number" ? `${err.message}\n` : ""}`,
         }),
     );
+    // A command may exit without reading all of its stdin (as over SSH): EPIPE is not an error
+    // of the rehearsal; the command's exit status says how it went.
+    child.stdin?.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
     if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
     else child.stdin?.end();
   });

@@ -105,10 +105,16 @@ put extra-0 '/usr/local/lib/geoswarm/consul-servers.sh' '0755' root
 changed=0
 installed=$(dpkg-query -W consul 2>/dev/null | cut -f2)
 if [ "$installed" != "$version" ]; then
-  sudo apt-get update -q
-  sudo env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -q --allow-downgrades \
-    --allow-change-held-packages "consul=$version"
-  sudo apt-mark hold consul
+  # At first boot apt-daily or unattended-upgrades may hold the dpkg lock: wait for it.
+  sudo apt-get -o DPkg::Lock::Timeout=600 update -q
+  sudo env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get -o DPkg::Lock::Timeout=600 \
+    install -y -q --allow-downgrades --allow-change-held-packages "consul=$version"
+  tries=0
+  until sudo apt-mark hold consul; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 60 ] || exit 1
+    sleep 5
+  done
   changed=1
 fi
 # The package ships a default config; the unit reads ours only, the file would only mislead.
@@ -152,7 +158,8 @@ cat >"$work/wait.sh" <<'GEOSWARM_EOF'
 set -u
 node='balancer'
 http_addr='http://127.0.0.1:18500'
-servers=''
+# The servers to wait for: the caller's list (the voters before a restart), else the config's.
+servers=${WAIT_SERVERS:-''}
 wait_seconds=300
 interval=5
 mode=${1:-agent}

@@ -17,8 +17,10 @@ put() {
     changed=1
   fi
 }
+# A whole cluster is expected only after an earlier run of this step completed: a first deploy
+# that was interrupted restarts with the agent-only wait, as the first time.
 was_active=0
-if sudo systemctl is-active --quiet consul; then
+if sudo systemctl is-active --quiet consul && [ -f /var/lib/geoswarm/consul-step-done ]; then
   was_active=1
 fi
 cat >"$work/hashicorp.asc" <<'GEOSWARM_EOF'
@@ -95,10 +97,16 @@ put hashicorp.list /etc/apt/sources.list.d/hashicorp.list 0644 root
 changed=0
 installed=$(dpkg-query -W consul 2>/dev/null | cut -f2)
 if [ "$installed" != "$version" ]; then
-  sudo apt-get update -q
-  sudo env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -q --allow-downgrades \
-    --allow-change-held-packages "consul=$version"
-  sudo apt-mark hold consul
+  # At first boot apt-daily or unattended-upgrades may hold the dpkg lock: wait for it.
+  sudo apt-get -o DPkg::Lock::Timeout=600 update -q
+  sudo env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get -o DPkg::Lock::Timeout=600 \
+    install -y -q --allow-downgrades --allow-change-held-packages "consul=$version"
+  tries=0
+  until sudo apt-mark hold consul; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 60 ] || exit 1
+    sleep 5
+  done
   changed=1
 fi
 # The package ships a default config; the unit reads ours only, the file would only mislead.
@@ -130,9 +138,27 @@ WantedBy=multi-user.target
 GEOSWARM_EOF
 put consul.service /etc/systemd/system/consul.service 0644 root
 if [ "$changed" -eq 1 ]; then
+  if [ "$was_active" -eq 1 ]; then
+    # Wait for the servers that vote now, not the config's list: servers added by this change
+    # are installed by later steps of the chain.
+    WAIT_SERVERS=$(consul operator raft list-peers -http-addr='http://127.0.0.1:8500' 2>/dev/null |
+      awk 'NR > 1 && $5 == "true" { printf "%s ", $1 }') || WAIT_SERVERS=""
+    export WAIT_SERVERS
+    old_pid=$(systemctl show -p MainPID --value consul)
+  fi
   sudo systemctl daemon-reload
   sudo systemctl enable consul
   sudo systemctl restart --no-block consul
+  if [ "$was_active" -eq 1 ]; then
+    # The old process may still answer: wait for the new one (Type=notify: active = joined).
+    tries=0
+    until [ "$(systemctl show -p MainPID --value consul)" != "$old_pid" ] &&
+      systemctl is-active --quiet consul; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 300 ] || { echo "consul did not restart within 300 s" >&2; exit 1; }
+      sleep 1
+    done
+  fi
 else
   sudo systemctl enable --now --no-block consul
 fi
@@ -142,7 +168,8 @@ cat >"$work/wait.sh" <<'GEOSWARM_EOF'
 set -u
 node='consul-2'
 http_addr='http://127.0.0.1:8500'
-servers='consul-1 consul-2 consul-3'
+# The servers to wait for: the caller's list (the voters before a restart), else the config's.
+servers=${WAIT_SERVERS:-'consul-1 consul-2 consul-3'}
 wait_seconds=300
 interval=5
 mode=${1:-agent}
@@ -194,3 +221,4 @@ if [ "$was_active" -eq 1 ]; then
 else
   sh "$work/wait.sh" agent
 fi
+sudo install -D -m 0644 /dev/null /var/lib/geoswarm/consul-step-done
