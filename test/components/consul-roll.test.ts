@@ -74,7 +74,9 @@ describe("the Consul servers' agent steps", () => {
     expect(script).toContain("sudo systemctl restart --no-block consul");
     // The voters before the restart, else the config's list.
     expect(script).toContain("servers=${WAIT_SERVERS:-'consul-1 consul-2 consul-3'}");
-    expect(script).toContain("sudo install -D -m 0644 /dev/null /var/lib/geoswarm/consul-step-done");
+    expect(script).toContain(
+      "sudo install -D -m 0644 /dev/null /var/lib/geoswarm/consul-step-done",
+    );
     expect(script).toMatch(/^wait_seconds=300$/m);
   });
 });
