@@ -77,6 +77,28 @@ export interface BalancerArgs {
    * the commands run and are revoked only after the commands are gone. Defaults to none.
    */
   firewall?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Entry points from container labels: geoswarm-lb's `[providers.docker]` watches the Swarm
+   * manager with the Docker client certificate (needs `dockerCa`) and serves each labelled group
+   * of containers on its `geoswarm.lb.port`. Defaults to none: the provider is off.
+   */
+  labels?: BalancerLabelsArgs;
+}
+
+/** Arguments of the Balancer's labels provider (`BalancerArgs.labels`). */
+export interface BalancerLabelsArgs {
+  /**
+   * The Swarm manager's Docker API: `tcp://<EIP>:2377` for standalone Swarm, `tcp://<EIP>:2376`
+   * in swarm mode (SwarmManager.dockerHost). Required.
+   */
+  dockerEndpoint: pulumi.Input<string>;
+  /**
+   * Ports a label may take, `"low-high"` inclusive; the caller opens them in the security group.
+   * Defaults to "20000-20999".
+   */
+  portRange?: string;
+  /** How long a port stays open after its last container went away (Go duration). Defaults to "30s". */
+  drainGrace?: string;
 }
 
 /** Paths of the Docker client TLS files on the balancer host (docker_tls_* discovery keys). */
@@ -91,6 +113,12 @@ export const LB_UNIT = "geoswarm-lb.service";
 export const LB_CONFIG_PATH = "/etc/geoswarm-lb/config.toml";
 export const LB_INSTALL_DIR = "/opt/geoswarm-lb";
 export const LB_DOCKER_TLS_DIR = "/etc/geoswarm-lb/docker";
+/** The Docker client files under LB_DOCKER_TLS_DIR: docker discovery and the labels provider. */
+const DOCKER_CLIENT_TLS: BalancerDockerTls = {
+  cacertPath: `${LB_DOCKER_TLS_DIR}/ca.pem`,
+  certPath: `${LB_DOCKER_TLS_DIR}/cert.pem`,
+  keyPath: `${LB_DOCKER_TLS_DIR}/key.pem`,
+};
 export const LB_API_TLS_DIR = "/etc/geoswarm-lb/api";
 /** The API password (api.basic_auth.password_file): not in the config, not on a command line. */
 export const LB_API_PASSWORD_PATH = "/etc/geoswarm-lb/api-password";
@@ -137,6 +165,17 @@ export class Balancer extends pulumi.ComponentResource {
         `Balancer ${name}: workers = ${workers} needs nodeVersion >= 22.12 (SO_REUSEPORT), got "${nodeVersion}"`,
       );
     }
+    if (args.labels && !args.dockerCa) {
+      throw new Error(
+        `Balancer ${name}: labels need dockerCa (the provider reaches the manager with the balancer's Docker client certificate)`,
+      );
+    }
+    const labels = args.labels && {
+      dockerEndpoint: args.labels.dockerEndpoint,
+      portRange: args.labels.portRange ?? "20000-20999",
+      drainGrace: args.labels.drainGrace ?? "30s",
+    };
+    const labelsLowestPort = labels ? Number(labels.portRange.split("-")[0]) : 65535;
     this.apiUser = args.apiUser ?? "geoswarm";
     const artifactPath = args.artifactPath ?? defaultArtifactPath();
     this.artifactSha256 = fileSha256(artifactPath);
@@ -180,26 +219,35 @@ export class Balancer extends pulumi.ComponentResource {
     });
 
     const apiCert = args.dockerCa?.issueEndpoint(`${name}-api`, address.publicIp, this);
-    const config = pulumi.output(args.consulClients).apply((consulClients) =>
-      balancerConfig({
-        apiPort,
-        apiUser: this.apiUser,
-        apiPasswordFile: LB_API_PASSWORD_PATH,
-        consulClients,
-        workers,
-        statePath: LB_STATE_PATH,
-        apiTls: apiCert
-          ? { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` }
-          : undefined,
-      }),
-    );
+    const config = pulumi
+      .all([args.consulClients, labels?.dockerEndpoint ?? ""])
+      .apply(([consulClients, dockerEndpoint]) =>
+        balancerConfig({
+          apiPort,
+          apiUser: this.apiUser,
+          apiPasswordFile: LB_API_PASSWORD_PATH,
+          consulClients,
+          workers,
+          statePath: LB_STATE_PATH,
+          apiTls: apiCert
+            ? { certPath: `${LB_API_TLS_DIR}/cert.pem`, keyPath: `${LB_API_TLS_DIR}/key.pem` }
+            : undefined,
+          labels: labels && {
+            endpoint: dockerEndpoint,
+            tls: DOCKER_CLIENT_TLS,
+            portRange: labels.portRange,
+            drainGrace: labels.drainGrace,
+          },
+        }),
+      );
     this.configToml = pulumi.secret(config.apply(renderBalancerConfig));
     const unit = lbUnit({
       nodePath: NODE_BIN,
       artifactPath: `${LB_INSTALL_DIR}/geoswarm-lb.cjs`,
       configPath: LB_CONFIG_PATH,
       user: LB_USER,
-      lowestPort: args.lowestPort ?? 1024,
+      // A label's port is bound like an entry point's: the range's start counts too.
+      lowestPort: Math.min(args.lowestPort ?? 1024, labelsLowestPort),
       stateDirectory: LB_STATE_DIRECTORY,
     });
 
@@ -254,11 +302,7 @@ export class Balancer extends pulumi.ComponentResource {
       );
       // Re-installed when the certificate is renewed.
       triggers.push(cert.certPem.apply(sha256));
-      this.dockerTls = {
-        cacertPath: `${LB_DOCKER_TLS_DIR}/ca.pem`,
-        certPath: `${LB_DOCKER_TLS_DIR}/cert.pem`,
-        keyPath: `${LB_DOCKER_TLS_DIR}/key.pem`,
-      };
+      this.dockerTls = DOCKER_CLIENT_TLS;
     }
     if (args.dockerCa && apiCert) {
       copies.push(

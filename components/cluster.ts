@@ -5,7 +5,7 @@ import { type ClusterSpec, regionChecks } from "./config";
 import { ConsulCluster } from "./consul";
 import { DockerHost } from "./docker-host";
 import { buildEntryPoints } from "./entry-points";
-import { CONSUL_HTTP_PORT } from "./flows";
+import { CONSUL_HTTP_PORT, managerDockerPort } from "./flows";
 import type { LbServer } from "./lb-server";
 import { RegionNetwork } from "./network";
 import {
@@ -153,6 +153,15 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
       artifactPath: opts.artifactPath,
       lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),
       dockerCa: ca,
+      // The manager is created after the balancer (standalone Swarm discovers through it), so
+      // its Docker API is addressed by its pre-allocated EIP: the same URL as manager.dockerHost.
+      labels: spec.balancer.labels.enabled
+        ? {
+            dockerEndpoint: pulumi.interpolate`tcp://${addresses.get(MANAGER_NAME).publicIp}:${managerDockerPort(spec.swarm.mode)}`,
+            portRange: spec.balancer.labels.portRange,
+            drainGrace: spec.balancer.labels.drainGrace,
+          }
+        : undefined,
     },
     child,
   );

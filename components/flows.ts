@@ -44,6 +44,20 @@ export const SWARM_PORT = 2377;
 
 const single = (port: number): [number, number] => [port, port];
 
+/** `"low-high"` of `balancer.labels.portRange` (validated by config.ts) as a pair. */
+function labelPortRange(range: string): [number, number] {
+  const [lo, hi] = range.split("-").map(Number);
+  return [lo, hi];
+}
+
+/**
+ * Port of the Swarm manager's Docker API that clients (DOCKER_HOST, the balancer's docker
+ * discovery and labels provider) use: standalone `swarm manage` on 2377, swarm mode's dockerd on
+ * 2376; both TLS with the cluster CA.
+ */
+export const managerDockerPort = (mode: "standalone" | "swarm"): number =>
+  mode === "standalone" ? SWARM_PORT : DOCKER_TLS_PORT;
+
 /** The flows of a cluster built from `spec`, in the order the docs list them. */
 export function planFlows(spec: ClusterSpec): Flow[] {
   const operator = { operator: true } as const;
@@ -113,6 +127,28 @@ export function planFlows(spec: ClusterSpec): Flow[] {
       why: `entry point ${e.name} (${e.region}, containers labelled service=${e.serviceLabel})`,
     });
   }
+  const labels = spec.balancer.labels;
+  if (labels.enabled) {
+    const [lo, hi] = labelPortRange(labels.portRange);
+    labels.allowedCidrs.forEach((cidr, i) => {
+      add({
+        id: "labels-ports",
+        from: { clients: "entry points from labels", cidr, name: `labels-clients-${i + 1}` },
+        to: "balancer",
+        protocol: "tcp",
+        ports: [lo, hi],
+        why: "entry points from container labels (geoswarm.lb.port, TCP) from balancer.labels.allowedCidrs",
+      });
+      add({
+        id: "labels-ports",
+        from: { clients: "entry points from labels", cidr, name: `labels-clients-${i + 1}` },
+        to: "balancer",
+        protocol: "udp",
+        ports: [lo, hi],
+        why: "entry points from container labels (geoswarm.lb.protocol=udp) from balancer.labels.allowedCidrs",
+      });
+    });
+  }
   add({
     id: "balancer-published-ports",
     from: { role: "balancer" },
@@ -121,6 +157,16 @@ export function planFlows(spec: ClusterSpec): Flow[] {
     ports: DOCKER_PUBLISHED_PORTS,
     why: "entry points' backends: the containers' published ports that docker discovery returns",
   });
+  if (labels.enabled) {
+    add({
+      id: "balancer-published-ports-udp",
+      from: { role: "balancer" },
+      to: "host",
+      protocol: "udp",
+      ports: DOCKER_PUBLISHED_PORTS,
+      why: "UDP entry points from labels: the containers' published UDP ports",
+    });
+  }
 
   // Consul: the servers form their cluster; the balancer runs the one client agent.
   for (const from of ["consul", "balancer"] as const) {

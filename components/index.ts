@@ -10,11 +10,17 @@
 // test/package/docs.test.ts runs it. The types of the arguments and outputs are exported too.
 
 export { ClusterAddresses, type ClusterAddressesArgs, type ElasticAddress } from "./addresses";
-export { Balancer, type BalancerArgs, type BalancerDockerTls } from "./balancer";
+export {
+  Balancer,
+  type BalancerArgs,
+  type BalancerDockerTls,
+  type BalancerLabelsArgs,
+} from "./balancer";
 export { Cluster, type ClusterArgs } from "./cluster";
 export {
   type ClusterSpec,
   type EntryPointSpec,
+  type LabelsSpec,
   parseClusterSpec,
   type RegionSpec,
   readClusterSpec,

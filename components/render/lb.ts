@@ -8,12 +8,41 @@ import { hostCidr } from "./net";
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 /** A config file as written by hand: gobetween keys, unset keys take the balancer's defaults. */
-export type RawLbConfig = Omit<DeepPartial<LbConfig>, "servers" | "api"> & {
+export type RawLbConfig = Omit<DeepPartial<LbConfig>, "servers" | "api" | "providers"> & {
   api?: Omit<Partial<ApiConfig>, "basic_auth"> & {
     basic_auth?: { login: string } & ({ password: string } | { password_file: string });
   };
   servers?: Record<string, DeepPartial<ServerConfig>>;
+  providers?: { docker?: RawDockerProvider };
 };
+
+/** geoswarm-lb's `[providers.docker]` (entry points from container labels), as rendered here. */
+export interface RawDockerProvider {
+  endpoint: string;
+  tls_enabled?: boolean;
+  tls_cert_path?: string;
+  tls_key_path?: string;
+  tls_cacert_path?: string;
+  label_prefix?: string;
+  listen_host?: string;
+  /** "low-high", inclusive. */
+  port_range: string;
+  drain_grace?: string;
+  resync_interval?: string;
+  container_filter?: string;
+}
+
+/** What the Balancer passes for `[providers.docker]`. */
+export interface LabelsProviderInput {
+  /** The Swarm manager's Docker API, `tcp://<EIP>:2377` (standalone) or `:2376` (swarm mode). */
+  endpoint: string;
+  /** The balancer's Docker client certificate (the files docker discovery uses). */
+  tls: { cacertPath: string; certPath: string; keyPath: string };
+  /** "low-high", inclusive: the only ports a `geoswarm.lb.port` label may take. */
+  portRange: string;
+  /** Go duration a port stays open after its last container went away. */
+  drainGrace: string;
+}
 
 export interface BalancerConfigInput {
   /** Port of the REST API, bound on all interfaces (the security group limits who reaches it). */
@@ -41,6 +70,11 @@ export interface BalancerConfigInput {
    * which the balancer warns about for basic auth on a non-loopback bind.
    */
   apiTls?: { certPath: string; keyPath: string };
+  /**
+   * Entry points from container labels (`[providers.docker]`) against the Swarm manager.
+   * Defaults to none: no such section, the provider is off.
+   */
+  labels?: LabelsProviderInput;
 }
 
 function accessRule(cidrOrIp: string): string {
@@ -67,6 +101,7 @@ export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
       ...(i.apiTls ? { tls: { cert_path: i.apiTls.certPath, key_path: i.apiTls.keyPath } } : {}),
     },
     ...(i.statePath ? { state: { path: i.statePath } } : {}),
+    ...(i.labels ? { providers: { docker: dockerProvider(i.labels) } } : {}),
     servers: {
       consul: {
         bind: "0.0.0.0:8500",
@@ -83,6 +118,23 @@ export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
         access: { default: "deny", rules },
       },
     },
+  };
+}
+
+/**
+ * `[providers.docker]`: the manager over TLS with the balancer's client certificate; listeners on
+ * every interface (the security group admits `labels.allowedCidrs` to the range).
+ */
+function dockerProvider(l: LabelsProviderInput): RawDockerProvider {
+  return {
+    endpoint: l.endpoint,
+    tls_enabled: true,
+    tls_cacert_path: l.tls.cacertPath,
+    tls_cert_path: l.tls.certPath,
+    tls_key_path: l.tls.keyPath,
+    listen_host: "0.0.0.0",
+    port_range: l.portRange,
+    drain_grace: l.drainGrace,
   };
 }
 
