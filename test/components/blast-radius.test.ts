@@ -148,6 +148,10 @@ const CHANGES: Change[] = [
   ["a host's labels", (c) => (c.regions[0].hosts[0].labels = { cpu: "high", disk: "nvme" })],
   ["swarm.strategy", (c) => (c.swarm.strategy = "spread")],
   ["balancer.nodeVersion", (c) => (c.balancer.nodeVersion = "22.12.0")],
+  [
+    "enable entry points from labels (balancer.labels)",
+    (c) => (c.balancer = { ...c.balancer, labels: { enabled: true } }),
+  ],
 ];
 
 const MARK_BEGIN = "<!-- blast-radius:begin (test/components/blast-radius.test.ts) -->";
@@ -206,6 +210,9 @@ describe("blast radius of routine changes", () => {
     expect(rerun["swarm.strategy"]).toEqual(["manager-swarm-manager"]);
     // lb-install restarts the service on the new Node.js
     expect(rerun["balancer.nodeVersion"]).toEqual(["lb-install", "lb-node"]);
+    // Labels: a new config (restart) and the range's rules, nothing else.
+    const labels = Object.fromEntries(rows)["enable entry points from labels (balancer.labels)"];
+    expect(labels.replaced).toEqual(["Command lb-install"]);
     const docFile = path.join(ROOT, "docs/deploy.md");
     const doc = readFileSync(docFile, "utf8");
     const begin = doc.indexOf(MARK_BEGIN);
