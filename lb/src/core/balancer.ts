@@ -6,6 +6,7 @@ import { DEFAULT_MAX_SERVERS } from "../config/schema/sections";
 import { ConfigError, type ConfigSource, type LbConfig, type ServerConfig } from "../config/types";
 import { restrictDiscovery } from "../discovery/guard";
 import type { Logger } from "../log/logger";
+import { selectDataPath } from "../proxy/native-relay";
 import { applyOverlay, type Overlay, StateStore } from "../state/store";
 import type { WorkerPool } from "../workers/pool";
 import { Server, sameJson } from "./server";
@@ -88,6 +89,7 @@ export class Balancer {
    * fails, the ones already started are stopped and it rejects.
    */
   async start(): Promise<void> {
+    selectDataPath(this.log); // logs which data path (native or JS) relays, and why
     if (this.store) {
       const state = this.store.load(this._config.defaults);
       if (state.setAside) {

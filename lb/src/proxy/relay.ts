@@ -10,6 +10,7 @@
 //   each socket points at its RelayPair through one symbol property. This halves the objects
 //   allocated per connection and the memory an idle connection holds (see docs/benchmarks.md).
 import type { Socket } from "node:net";
+import { destroyNative, relayNatively } from "./native-relay";
 
 const kPair = Symbol("geoswarm.relayPair");
 
@@ -48,6 +49,7 @@ export abstract class RelayPair {
   }
 
   destroyBoth(): void {
+    if (destroyNative(this)) return;
     this.client.destroy();
     this.upstream?.destroy();
   }
@@ -56,6 +58,8 @@ export abstract class RelayPair {
   relay(upstream: Socket, clientIdleMs: number, backendIdleMs: number): void {
     this.upstream = upstream;
     this.relaying = true;
+    // The native data path (GEOSWARM_LB_NATIVE, lb/native) takes the pair over when it can.
+    if (relayNatively(this, upstream, clientIdleMs, backendIdleMs)) return;
     (upstream as PairedSocket)[kPair] = this;
     const client = this.client;
     client.on("data", onClientData);
