@@ -17,6 +17,8 @@ export const balancerApiPassword = cluster.balancer.apiPassword;
 // The CA that signed the API's certificate (the cluster CA): `curl --cacert`.
 export const balancerApiCaPem = cluster.balancer.apiCaPem;
 export const consulUiUrl = cluster.balancer.consulUiUrl;
+// The balancer's Elastic IP: entry points from container labels listen there on their label's port.
+export const balancerIp = cluster.balancer.publicIp;
 export const dockerHost = cluster.manager.dockerHost;
 export const dockerClientTls = cluster.manager.clientTls;
 export const hostIps = Object.fromEntries(

@@ -1,14 +1,16 @@
 // Entry points from container labels on the deploy side (issue 15): the `geoswarm:balancer.labels`
 // switch (components/config.ts), its flows and security-group rules (flows.ts → planFirewall →
 // RegionNetwork), and the `[providers.docker]` section the Balancer ships, on the mocked program.
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { parse } from "smol-toml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseClusterSpec, StackConfigError } from "../../components/config";
-import { planFlows } from "../../components/flows";
+import { planFlows, renderFlowTable } from "../../components/flows";
 import { planFirewall } from "../../components/plan";
 import type { Recorded } from "./support/mocks";
 import { type ProgramRun, runProgram } from "./support/program";
-import { prodConfig } from "./support/stack";
+import { prodConfig, ROOT } from "./support/stack";
 
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const COPY = "command:remote:CopyToRemote";
@@ -214,5 +216,31 @@ describe.each(["standalone", "swarm"] as const)("the mocked program (%s Swarm)",
       expect(s.inputs.server.discovery.docker_endpoint).toBe(provider.endpoint);
       expect(s.inputs.server.discovery.docker_tls_cert_path).toBe(provider.tls_cert_path);
     }
+  });
+});
+
+describe("docs/deploy.md", () => {
+  it("shows the flow rows that labels add to the sample stack, as the program plans them", () => {
+    const raw = prodConfig();
+    raw.ssh.allowedCidr = "100.64.10.0/24";
+    const off = planFlows(parseClusterSpec(raw));
+    const on = planFlows(
+      parseClusterSpec({ ...raw, balancer: { ...raw.balancer, labels: { enabled: true } } }),
+    );
+    const added = on.filter((f) => !off.some((g) => g.id === f.id && g.protocol === f.protocol));
+    expect(added.map((f) => f.id)).toEqual([
+      "labels-ports",
+      "labels-ports",
+      "balancer-published-ports-udp",
+    ]);
+    const table = renderFlowTable(added);
+    const file = path.join(ROOT, "docs", "deploy.md");
+    const block = /(<!-- flows:labels:begin -->\n)([\s\S]*?)(<!-- flows:labels:end -->)/;
+    if (process.env.UPDATE_GOLDEN) {
+      writeFileSync(file, readFileSync(file, "utf8").replace(block, `$1${table}$3`));
+    }
+    const m = block.exec(readFileSync(file, "utf8"));
+    expect(m, "docs/deploy.md has a <!-- flows:labels:begin --> block").not.toBeNull();
+    expect(m?.[2], "regenerate with UPDATE_GOLDEN=1").toBe(table);
   });
 });
