@@ -244,3 +244,21 @@ describe("docs/deploy.md", () => {
     expect(m?.[2], "regenerate with UPDATE_GOLDEN=1").toBe(table);
   });
 });
+
+describe("the balancer's unit", () => {
+  it("may bind a label port below 1024 when the range starts there (CAP_NET_BIND_SERVICE)", async () => {
+    const unitOf = async (run: ProgramRun) =>
+      (await (run.recorded.find((r) => r.type === COPY && r.name === "lb-copy-unit") as Recorded)
+        .inputs.source.text) as string;
+    const low = await runProgram((c) => {
+      testSsh(c);
+      c.balancer = { ...c.balancer, labels: { enabled: true, portRange: "80-443" } };
+    });
+    expect(await unitOf(low)).toContain("AmbientCapabilities=CAP_NET_BIND_SERVICE");
+    const high = await runProgram((c) => {
+      testSsh(c);
+      c.balancer = { ...c.balancer, labels: { enabled: true } };
+    });
+    expect(await unitOf(high)).not.toContain("CAP_NET_BIND_SERVICE");
+  }, 120_000);
+});
