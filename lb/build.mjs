@@ -8,12 +8,14 @@ import { bundle } from "../scripts/bundle.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 const path = (p) => new URL(p, import.meta.url).pathname;
+// GEOSWARM_LB_OUT_DIR: build somewhere else than lb/dist (the build's own tests).
+const outDir = process.env.GEOSWARM_LB_OUT_DIR || path("./dist");
 
-await bundle(path("./src/main.ts"), path("./dist/geoswarm-lb.cjs"), {
+await bundle(path("./src/main.ts"), `${outDir}/geoswarm-lb.cjs`, {
   banner: { js: "#!/usr/bin/env node" },
   define: { GEOSWARM_LB_VERSION: JSON.stringify(pkg.version) },
 });
-await bundle(path("./src/config/index.ts"), path("./dist/config.cjs"));
+await bundle(path("./src/config/index.ts"), `${outDir}/config.cjs`);
 await buildAddon();
 
 /**
@@ -23,7 +25,7 @@ await buildAddon();
  * the balancer to load (it then relays in JS).
  */
 async function buildAddon() {
-  const out = path("./dist/geoswarm-lb.node");
+  const out = `${outDir}/geoswarm-lb.node`;
   const skip = (why) => {
     rmSync(out, { force: true });
     console.log(`build:lb: native addon skipped (${why}); geoswarm-lb will use the JS data path`);

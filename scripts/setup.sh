@@ -22,6 +22,8 @@ APT_PACKAGES=(
   jq           # scripts/testbed/README.md's examples read Docker's JSON with it
   bind9-dnsutils # dig: the README's UDP walkthrough (run as written by test/docs)
   gnupg        # gpg checks the fingerprint of the HashiCorp apt key the Consul step embeds
+  gcc          # npm run build:lb compiles the native data-path addon (lb/native); without it, JS
+  libc6-dev    # the C library headers that build needs
 )
 
 log() { printf '[setup] %s\n' "$*"; }
