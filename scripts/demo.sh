@@ -27,6 +27,8 @@ Installs docker.io, busybox-static, jq and openssl with apt-get if missing.
 
 Options:
   --once            Tear down and exit right after the walkthrough (non-interactive, for CI).
+  --labels          Also deploy with entry points from container labels (geoswarm:balancer.labels)
+                    and serve region 1 again from a labelled service alone (port 20001).
   --requests N      Requests shown against region-1's entry point (default 6, 2..50).
   --timeout SECS    Tear down by itself after SECS seconds (default 86400).
   --help            Show this help.
@@ -39,6 +41,7 @@ Environment (defaults):
 Example:
   sudo $SCRIPT_NAME            # Ctrl-C to tear down
   sudo $SCRIPT_NAME --once     # walkthrough, checks, teardown, exit
+  sudo $SCRIPT_NAME --once --labels   # the same, then the entry point from labels alone
 EOF
 }
 
@@ -58,11 +61,13 @@ function die {
 
 # ---------------------------------------------------------------- arguments
 ONCE=0
+LABELS=0
 REQUESTS=6
 TIMEOUT=86400
 while (($#)); do
   case "$1" in
     --once) ONCE=1 ;;
+    --labels) LABELS=1 ;;
     --requests)
       [[ $# -ge 2 ]] || { log_error "--requests needs a value"; print_usage >&2; exit 2; }
       REQUESTS=$2
@@ -169,6 +174,7 @@ node "$ROOT/scripts/rehearsal/build.mjs"
 # ---------------------------------------------------------------- the rehearsal
 args=(--requests "$REQUESTS" --timeout "$TIMEOUT")
 if ((ONCE)); then args+=(--once); fi
+if ((LABELS)); then args+=(--labels); fi
 DEMO_T0=$DEMO_T0 DEMO_DIR=$DEMO_DIR node "$ROOT/scripts/rehearsal/dist/demo.cjs" "${args[@]}" 8>&- &
 PID=$!
 rc=0

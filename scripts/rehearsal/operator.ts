@@ -93,6 +93,66 @@ export class Operator {
     }
   }
 
+  /**
+   * The article's regional entry point from labels alone (balancer.labels on): a swarm-mode
+   * service of two busybox httpd tasks in `region`, one per host, published in host mode and
+   * labelled `geoswarm.lb.port=<port>`; no API call, no `pulumi up`.
+   */
+  async startLabelledService(name: string, region: string, port: number): Promise<string[]> {
+    const args = [
+      "service",
+      "create",
+      "--detach",
+      "--name",
+      name,
+      "--replicas",
+      "2",
+      "--replicas-max-per-node",
+      "1",
+      "--restart-delay",
+      "1s",
+      "--constraint",
+      `engine.labels.region==${region}`,
+      "--label",
+      `geoswarm.lb.port=${port}`,
+      "--label",
+      "geoswarm.lb.balance=roundrobin",
+      "--label",
+      `service=${region}.nginx`,
+      "--publish",
+      "mode=host,target=80",
+      "--hostname",
+      "{{.Node.Hostname}}",
+      this.r.tb.image,
+      "sh",
+      "-c",
+      "hostname > /www/index.html; exec httpd -f -p 80 -h /www",
+    ];
+    await this.docker(...args);
+    return args;
+  }
+
+  /** Requests from `from` to `url` until every one of `hosts` answered (bounded by `ms`). */
+  async waitServesAt(
+    from: Machine,
+    url: string,
+    hosts: string[],
+    ms: number,
+    what = url,
+  ): Promise<number> {
+    const t0 = Date.now();
+    const seen = new Set<string>();
+    while (Date.now() - t0 < ms) {
+      const p = await get(from, url, 1);
+      if (p.body) seen.add(p.body);
+      if (hosts.every((h) => seen.has(h))) return Date.now() - t0;
+      await sleep(50);
+    }
+    throw new Error(
+      `${what} (${url}) did not serve ${hosts.join(" and ")} to ${from.name} within ${ms} ms (answers seen: ${[...seen].join(", ") || "none"})`,
+    );
+  }
+
   /** `<balancer>:<lbPort>` of an entry point, from the stack output. */
   entry(name: string): string {
     const at = this.outputs.entryPoints[name];
@@ -105,18 +165,8 @@ export class Operator {
   }
 
   /** Requests from `from` to entry point `name` until every one of `hosts` answered (bounded). */
-  async waitServes(from: Machine, name: string, hosts: string[], ms: number): Promise<number> {
-    const t0 = Date.now();
-    const seen = new Set<string>();
-    while (Date.now() - t0 < ms) {
-      const p = await get(from, `http://${this.entry(name)}/`, 1);
-      if (p.body) seen.add(p.body);
-      if (hosts.every((h) => seen.has(h))) return Date.now() - t0;
-      await sleep(50);
-    }
-    throw new Error(
-      `entry point ${name} (${this.entry(name)}) did not serve ${hosts.join(" and ")} to ${from.name} within ${ms} ms (answers seen: ${[...seen].join(", ") || "none"})`,
-    );
+  waitServes(from: Machine, name: string, hosts: string[], ms: number): Promise<number> {
+    return this.waitServesAt(from, `http://${this.entry(name)}/`, hosts, ms, `entry point ${name}`);
   }
 
   /** `n` answers in a row from `from` to entry point `name`. */
@@ -157,6 +207,24 @@ export class Operator {
       req.on("error", reject);
       req.end();
     });
+  }
+
+  /** The provider's refusal of `name` in GET /providers, polled until it appears (bounded by `ms`). */
+  async refusalOf(name: string, ms: number): Promise<Record<string, unknown>> {
+    const t0 = Date.now();
+    let last: unknown;
+    while (Date.now() - t0 < ms) {
+      const res = await this.api("/providers");
+      last = res.body;
+      const found = (res.body?.docker?.refusals ?? []).find(
+        (x: { name?: string }) => x.name === name,
+      );
+      if (found) return found;
+      await sleep(100);
+    }
+    throw new Error(
+      `GET /providers named no refusal of ${name} within ${ms} ms (last: ${JSON.stringify(last).slice(0, 300)})`,
+    );
   }
 
   /** Polls GET /ping on the API until it answers 200 (a freshly started balancer), bounded by `ms`. */
