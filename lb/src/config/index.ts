@@ -29,9 +29,18 @@ export {
 } from "./load";
 export { compileRe2, type Re2 } from "./re2";
 export {
+  DEFAULT_LABEL_PREFIX,
+  hasLabels,
+  LABEL_KEYS,
+  type LabelOptions,
+  type LabelProblem,
+  type LabelRequest,
+  parseLabels,
+  parsePortRange,
   serverNameProblem,
   UDP_DEFAULT_IDLE_TIMEOUT,
   validateConfig,
+  validateDockerProvider,
   validateServer,
 } from "./schema";
 export * from "./types";

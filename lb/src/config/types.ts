@@ -106,6 +106,39 @@ export interface StateConfig {
   path: string;
 }
 
+/**
+ * geoswarm extension: `[providers.docker]`, servers made from container labels (docs/lb.md,
+ * "Entry points from container labels"). Absent = off.
+ */
+export interface DockerProviderConfig {
+  /** Required: unix:///path, tcp://host[:port], http(s)://host[:port] (as docker_endpoint). */
+  endpoint: string;
+  /** Default false. */
+  tls_enabled: boolean;
+  /** Client certificate and key (together); default none. */
+  tls_cert_path?: string;
+  tls_key_path?: string;
+  /** CA of the daemon's certificate; default none (the certificate is not verified). */
+  tls_cacert_path?: string;
+  /** Prefix of the labels read, default "geoswarm.lb.". */
+  label_prefix: string;
+  /** Address the label servers bind, default "0.0.0.0". */
+  listen_host: string;
+  /** Required: listen ports labels may ask for, "first-last" inclusive (or one port). */
+  port_range: string;
+  /** How long a server without containers keeps its listener, Go duration, default "30s". */
+  drain_grace: string;
+  /** Full resync besides the event stream, Go duration > 0, default "1m". */
+  resync_interval: string;
+  /** A "key" or "key=value" label a container or service must also carry; default "" (any). */
+  container_filter: string;
+}
+
+/** geoswarm extension: `[providers]`, sources of servers besides the config file and the API. */
+export interface ProvidersConfig {
+  docker?: DockerProviderConfig;
+}
+
 export type Protocol = "tcp" | "udp";
 export type BalanceStrategy =
   | "weight"
@@ -206,6 +239,8 @@ export interface LbConfig {
    * (SO_REUSEPORT), sharing election counters. Default 1. More than 1 needs Node >= 22.12.
    */
   workers: number;
+  /** geoswarm extension: server providers; `{}` when none is configured. */
+  providers: ProvidersConfig;
   servers: Record<string, ServerConfig>;
 }
 

@@ -84,7 +84,7 @@ const zHttpUrl = z.string().refine((s) => {
 });
 
 // The same parsers as the discovery sources use, so what passes --check also starts.
-const zDockerEndpoint = z
+export const zDockerEndpoint = z
   .string()
   .refine((s) => /^unix:\/\/\/.+/.test(s) || parseUrlHost(s, DOCKER_URL_SCHEMES) !== null);
 

@@ -19,6 +19,7 @@ import {
   type ServerConfig,
 } from "../types";
 import { MAX_WORKERS } from "../workers";
+import { readProviders } from "./providers";
 import { isTable, Report, Section, show } from "./section";
 import {
   readApi,
@@ -30,6 +31,19 @@ import {
 } from "./sections";
 import { readServer } from "./server";
 
+export {
+  hasLabels,
+  LABEL_KEYS,
+  type LabelOptions,
+  type LabelProblem,
+  type LabelRequest,
+  parseLabels,
+} from "./labels";
+export {
+  DEFAULT_LABEL_PREFIX,
+  parsePortRange,
+  validateDockerProvider,
+} from "./providers";
 export { serverNameProblem, UDP_DEFAULT_IDLE_TIMEOUT } from "./server";
 
 /**
@@ -92,6 +106,7 @@ export function validateConfig(raw: unknown): { config: LbConfig; warnings: stri
   const shutdown = readShutdown(root.table("shutdown"));
   const state = readState(root.table("state"));
   const workers = root.int("workers", 1, MAX_WORKERS, 1);
+  const providers = readProviders(root.table("providers"));
 
   const servers: Record<string, ServerConfig> = {};
   const serversTable = root.table("servers");
@@ -131,7 +146,7 @@ export function validateConfig(raw: unknown): { config: LbConfig; warnings: stri
   root.finish((key) => TOP_LEVEL_IGNORED[key]);
   if (report.errors.length > 0) throw new ConfigError(report.errors, report.warnings);
   return {
-    config: { logging, api, metrics, defaults, shutdown, state, workers, servers },
+    config: { logging, api, metrics, defaults, shutdown, state, workers, providers, servers },
     warnings: report.warnings,
   };
 }
