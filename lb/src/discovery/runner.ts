@@ -13,16 +13,19 @@
 import type { BackendSpec, DiscoveryConfig } from "../config/types";
 import type { Logger } from "../log/logger";
 
-/** Fetches the current backend list; rejects on failure. Honours the abort signal. */
-export type Fetcher = (signal: AbortSignal) => Promise<BackendSpec[]>;
+/**
+ * Fetches the current backend list (or, for a provider, its whole snapshot: `T`); rejects on
+ * failure. Honours the abort signal.
+ */
+export type Fetcher<T = BackendSpec[]> = (signal: AbortSignal) => Promise<T>;
 
-export interface WatchContext {
+export interface WatchContext<T = BackendSpec[]> {
   /** Aborted when the runner stops. */
   signal: AbortSignal;
   /** The source changed: run a full fetch now. */
   refresh(): void;
   /** A complete, current list obtained by the watcher itself. */
-  publish(backends: BackendSpec[]): void;
+  publish(backends: T): void;
   /**
    * The stream is established: logs recovery, resets the reconnect backoff and, unless `resync`
    * is false (the watcher publishes full lists itself), runs a full fetch to catch up.
@@ -34,20 +37,20 @@ export interface WatchContext {
  * Follows the source's change stream until it ends (resolve) or fails (reject); it is then
  * reconnected with backoff. Must return promptly once `ctx.signal` aborts.
  */
-export type Watcher = (ctx: WatchContext) => Promise<void>;
+export type Watcher<T = BackendSpec[]> = (ctx: WatchContext<T>) => Promise<void>;
 
-export interface DiscoverySource {
-  fetch: Fetcher;
-  watch?: Watcher;
+export interface DiscoverySource<T = BackendSpec[]> {
+  fetch: Fetcher<T>;
+  watch?: Watcher<T>;
   /** Asked after each successful fetch: an upper bound for the next pause (e.g. swarm tasks). */
   pollHintMs?: () => number | undefined;
   /** Releases what the source holds (agents, sockets); called once by stop(). */
   close?: () => void;
 }
 
-export interface DiscoveryRunnerOptions {
+export interface DiscoveryRunnerOptions<T = BackendSpec[]> {
   /** A fetcher, or a source with an optional watcher. */
-  fetch: Fetcher | DiscoverySource;
+  fetch: Fetcher<T> | DiscoverySource<T>;
   /** Pause between successful fetches; 0 = fetch until the first success, then stop. */
   intervalMs: number;
   /** Per-fetch timeout; 0 = none. */
@@ -59,11 +62,13 @@ export interface DiscoveryRunnerOptions {
   watchDownPollMs?: number;
   /** Reconnect backoff of the watcher: first and largest pause. Default 250 ms … 10 s. */
   watchBackoffMs?: { min: number; max: number };
-  onUpdate: (backends: BackendSpec[]) => void;
+  onUpdate: (backends: T) => void;
+  /** What failpolicy "setempty" publishes. Default: an empty list. */
+  empty?: T;
   log: Logger;
 }
 
-export class DiscoveryRunner {
+export class DiscoveryRunner<T = BackendSpec[]> {
   private timer?: NodeJS.Timeout;
   private readonly life = new AbortController();
   private fetchAbort?: AbortController;
@@ -76,9 +81,9 @@ export class DiscoveryRunner {
   private generation = 0;
   private watchUp = false;
   private watchFailing = false;
-  private readonly source: DiscoverySource;
+  private readonly source: DiscoverySource<T>;
 
-  constructor(private readonly opts: DiscoveryRunnerOptions) {
+  constructor(private readonly opts: DiscoveryRunnerOptions<T>) {
     this.source = typeof opts.fetch === "function" ? { fetch: opts.fetch } : opts.fetch;
   }
 
@@ -134,7 +139,7 @@ export class DiscoveryRunner {
     try {
       const backends = await this.source.fetch(signal);
       if (this.stopped) return;
-      if (this.failing) opts.log.info({ backends: backends.length }, "discovery recovered");
+      if (this.failing) opts.log.info({ backends: sizeOf(backends) }, "discovery recovered");
       this.failing = false;
       // A watcher published a newer list while this fetch was in flight: keep the newer one.
       if (generation === this.generation) opts.onUpdate(backends);
@@ -148,7 +153,7 @@ export class DiscoveryRunner {
         );
       }
       this.failing = true;
-      if (opts.failpolicy === "setempty") opts.onUpdate([]);
+      if (opts.failpolicy === "setempty") opts.onUpdate(opts.empty ?? ([] as unknown as T));
       next = opts.retryMs;
     } finally {
       this.fetching = false;
@@ -167,17 +172,17 @@ export class DiscoveryRunner {
     return pause;
   }
 
-  private async watchLoop(watch: Watcher): Promise<void> {
+  private async watchLoop(watch: Watcher<T>): Promise<void> {
     const { opts } = this;
     const backoff = opts.watchBackoffMs ?? { min: 250, max: 10_000 };
     let delay = backoff.min;
-    const ctx: WatchContext = {
+    const ctx: WatchContext<T> = {
       signal: this.life.signal,
       refresh: () => this.refresh(),
       publish: (backends) => {
         if (this.stopped) return;
         this.generation++;
-        if (this.failing) opts.log.info({ backends: backends.length }, "discovery recovered");
+        if (this.failing) opts.log.info({ backends: sizeOf(backends) }, "discovery recovered");
         this.failing = false;
         opts.onUpdate(backends);
       },
@@ -218,6 +223,11 @@ export class DiscoveryRunner {
       delay = Math.min(delay * 2, backoff.max);
     }
   }
+}
+
+/** How many backends a published value holds (a provider's snapshot has no length). */
+function sizeOf(value: unknown): number | undefined {
+  return Array.isArray(value) ? value.length : undefined;
 }
 
 /** The error's message; a bare abort by the per-fetch timeout is named as a timeout. */

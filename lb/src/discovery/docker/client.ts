@@ -24,13 +24,36 @@ export interface DockerEndpoint {
   insecure: boolean;
 }
 
+/** Where and how to reach a Docker endpoint, as docker discovery and [providers.docker] set it. */
+export interface DockerEndpointSpec {
+  endpoint: string;
+  tls: boolean;
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
 export function parseDockerEndpoint(cfg: DiscoveryConfig): DockerEndpoint {
-  const raw = cfg.docker_endpoint as string;
-  const tls = cfg.docker_tls_enabled === true;
+  return dockerEndpoint(
+    {
+      endpoint: cfg.docker_endpoint as string,
+      tls: cfg.docker_tls_enabled === true,
+      cert: cfg.docker_tls_cert_path as string | undefined,
+      key: cfg.docker_tls_key_path as string | undefined,
+      ca: cfg.docker_tls_cacert_path as string | undefined,
+    },
+    "discovery.docker_endpoint",
+  );
+}
+
+/** `keyPath` names the config key in the error thrown for a malformed endpoint. */
+export function dockerEndpoint(spec: DockerEndpointSpec, keyPath: string): DockerEndpoint {
+  const raw = spec.endpoint;
+  const tls = spec.tls;
   const files = {
-    cert: (cfg.docker_tls_cert_path as string | undefined) || undefined,
-    key: (cfg.docker_tls_key_path as string | undefined) || undefined,
-    ca: (cfg.docker_tls_cacert_path as string | undefined) || undefined,
+    cert: spec.cert || undefined,
+    key: spec.key || undefined,
+    ca: spec.ca || undefined,
   };
   if (raw.startsWith("unix://")) {
     return {
@@ -42,7 +65,7 @@ export function parseDockerEndpoint(cfg: DiscoveryConfig): DockerEndpoint {
   const url = parseUrlHost(raw, DOCKER_URL_SCHEMES);
   if (!url) {
     throw new Error(
-      `discovery.docker_endpoint: expected unix:///path, tcp://host[:port], http://host[:port] or https://host[:port], got ${JSON.stringify(raw)}`,
+      `${keyPath}: expected unix:///path, tcp://host[:port], http://host[:port] or https://host[:port], got ${JSON.stringify(raw)}`,
     );
   }
   const host = url.host;

@@ -21,6 +21,8 @@ import type { DockerClient } from "./client";
 export interface ContainerSummary {
   Id: string;
   Names?: string[];
+  /** Unix seconds. */
+  Created?: number;
   Labels?: Record<string, string> | null;
   State?: string;
   Status?: string;
@@ -45,17 +47,33 @@ export function containerName(c: ContainerSummary): string {
   return c.Names?.[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12);
 }
 
+/** Running containers carrying every label filter ("key" or "key=value"). */
+export async function listContainers(
+  client: DockerClient,
+  labels: string[],
+  signal: AbortSignal,
+): Promise<ContainerSummary[]> {
+  const wanted = labels.filter((l) => l !== "");
+  const query = wanted.length
+    ? `?filters=${encodeURIComponent(JSON.stringify({ label: wanted }))}`
+    : "";
+  const list = await client.get<ContainerSummary[]>(`/containers/json${query}`, signal);
+  if (!Array.isArray(list)) throw new Error("docker GET /containers/json: expected a JSON array");
+  return list;
+}
+
+/** The address a published port entry is reached at (see the header). */
+export function publishedHost(client: DockerClient, ip: string | undefined): string {
+  return ip && !isWildcardHost(ip) && isIpLiteral(ip) ? bracketHost(ip) : client.endpoint.host;
+}
+
 export async function containerBackends(
   client: DockerClient,
   opts: ContainerOptions,
   notes: Notes,
   signal: AbortSignal,
 ): Promise<BackendSpec[]> {
-  const query = opts.label
-    ? `?filters=${encodeURIComponent(JSON.stringify({ label: [opts.label] }))}`
-    : "";
-  const list = await client.get<ContainerSummary[]>(`/containers/json${query}`, signal);
-  if (!Array.isArray(list)) throw new Error("docker GET /containers/json: expected a JSON array");
+  const list = await listContainers(client, [opts.label], signal);
   const out: BackendSpec[] = [];
   for (const c of list) {
     const name = containerName(c);
@@ -81,10 +99,7 @@ export async function containerBackends(
     let envHost: string | undefined;
     if (opts.hostEnvVar) envHost = await hostFromEnv(client, c.Id, opts.hostEnvVar, signal);
     for (const p of published) {
-      let host: string;
-      if (envHost) host = envHost;
-      else if (p.IP && !isWildcardHost(p.IP) && isIpLiteral(p.IP)) host = bracketHost(p.IP);
-      else host = client.endpoint.host;
+      const host = envHost ?? publishedHost(client, p.IP);
       out.push({
         host,
         port: p.PublicPort as number,

@@ -5,22 +5,19 @@
 //   Push: the watcher follows GET /events. A container start, die, stop, destroy, pause, unpause
 //   or health_status event of a matching container, or any service or node event, triggers an
 //   immediate full fetch. When the stream is down (or the endpoint has no events) the runner polls
-//   every DOCKER_POLL_MS and reconnects with backoff; on a swarm manager tasks are polled every
-//   DOCKER_POLL_MS anyway, because task state changes on other nodes produce no events there.
+//   every DOCKER_POLL_MS and reconnects with backoff; on a swarm manager tasks are polled anyway
+//   (task state changes on other nodes produce no events there): every DOCKER_POLL_MS, faster for
+//   a while after a service event (watch.ts, shared with the docker-labels provider).
 import type { BackendSpec, DiscoveryConfig } from "../../config/types";
 import type { Logger } from "../../log/logger";
 import { Notes } from "../notes";
 import type { DiscoverySource } from "../runner";
-import { DockerClient, type DockerEvent, labelMatches, parseDockerEndpoint } from "./client";
+import { DockerClient, labelMatches, parseDockerEndpoint } from "./client";
 import { containerBackends } from "./containers";
-import { type DockerInfo, isSwarmManager, taskBackends } from "./swarm";
+import { type DockerInfo, taskBackends } from "./swarm";
+import { DockerWatchState } from "./watch";
 
-/** Poll period while the event stream is down, and for swarm-mode tasks. */
-export const DOCKER_POLL_MS = 1000;
-
-const CONTAINER_ACTIONS = new Set(["start", "die", "stop", "destroy", "pause", "unpause"]);
-/** How long a "die" event keeps a container out of the list (the engine catches up in ms). */
-const DEAD_TTL_MS = 30_000;
+export { DOCKER_POLL_MS } from "./watch";
 
 export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource {
   const endpoint = parseDockerEndpoint(cfg);
@@ -35,24 +32,20 @@ export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource
   const privatePort = cfg.docker_container_private_port as number;
   const hostEnvVar = (cfg.docker_container_host_env_var as string | undefined) ?? "";
   const notes = new Notes(log, "debug");
-  let swarm = false;
-  /** Container id → when its "die" event arrived. */
-  const dead = new Map<string, number>();
+  const watch = new DockerWatchState(
+    (attrs) => labelMatches(attrs, label),
+    log,
+    "docker discovery",
+  );
 
   const fetch = async (signal: AbortSignal): Promise<BackendSpec[]> => {
-    const info = await client.get<DockerInfo>("/info", signal);
-    const manager = isSwarmManager(info);
-    if (manager !== swarm) {
-      log.info({ swarm_manager: manager }, "docker discovery: endpoint mode");
-      swarm = manager;
-    }
-    const now = Date.now();
-    for (const [id, at] of dead) if (now - at > DEAD_TTL_MS) dead.delete(id);
+    const manager = watch.mode(await client.get<DockerInfo>("/info", signal));
+    const dead = watch.deadIds();
     notes.begin();
     const [containers, tasks] = await Promise.all([
       containerBackends(
         client,
-        { label, privatePort, hostEnvVar, skipSwarmTasks: manager, dead: new Set(dead.keys()) },
+        { label, privatePort, hostEnvVar, skipSwarmTasks: manager, dead },
         notes,
         signal,
       ),
@@ -68,20 +61,6 @@ export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource
     });
   };
 
-  const relevant = (e: DockerEvent): boolean => {
-    const type = e.Type ?? "";
-    const action = e.Action ?? e.status ?? "";
-    if (type === "service" || type === "node") return true;
-    if (type !== "container") return false;
-    const base = action.split(":")[0];
-    if (!CONTAINER_ACTIONS.has(base) && base !== "health_status") return false;
-    if (!labelMatches(e.Actor?.Attributes, label)) return false;
-    const id = e.Actor?.ID;
-    if (id && (base === "die" || base === "stop" || base === "destroy")) dead.set(id, Date.now());
-    if (id && base === "start") dead.delete(id);
-    return true;
-  };
-
   return {
     fetch,
     watch: (ctx) =>
@@ -89,10 +68,10 @@ export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource
         ctx.signal,
         () => ctx.connected(),
         (e) => {
-          if (relevant(e)) ctx.refresh();
+          if (watch.relevant(e)) ctx.refresh();
         },
       ),
-    pollHintMs: () => (swarm ? DOCKER_POLL_MS : undefined),
+    pollHintMs: () => watch.pollHintMs(),
     close: () => client.close(),
   };
 }

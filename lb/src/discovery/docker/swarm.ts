@@ -12,8 +12,9 @@ import type { BackendSpec } from "../../config/types";
 import type { Notes } from "../notes";
 import { type DockerClient, labelMatches } from "./client";
 
-interface Service {
+export interface Service {
   ID: string;
+  CreatedAt?: string;
   Spec?: {
     Name?: string;
     Labels?: Record<string, string> | null;
@@ -21,20 +22,26 @@ interface Service {
   };
 }
 
-interface Task {
+export interface Task {
   ID: string;
+  Slot?: number;
   ServiceID?: string;
   NodeID?: string;
   DesiredState?: string;
   Status?: {
     State?: string;
     PortStatus?: {
-      Ports?: Array<{ TargetPort?: number; PublishedPort?: number; PublishMode?: string }> | null;
+      Ports?: Array<{
+        Protocol?: string;
+        TargetPort?: number;
+        PublishedPort?: number;
+        PublishMode?: string;
+      }> | null;
     };
   };
 }
 
-interface SwarmNode {
+export interface SwarmNode {
   ID: string;
   Description?: { Hostname?: string };
   Status?: { State?: string; Addr?: string };
@@ -48,18 +55,44 @@ export function isSwarmManager(info: DockerInfo): boolean {
   return info.Swarm?.LocalNodeState === "active" && info.Swarm?.ControlAvailable === true;
 }
 
-export async function taskBackends(
-  client: DockerClient,
-  opts: { label: string; privatePort: number },
-  notes: Notes,
-  signal: AbortSignal,
-): Promise<BackendSpec[]> {
+export interface SwarmState {
+  services: Service[];
+  /** Tasks whose desired state is "running" (not necessarily running yet). */
+  tasks: Task[];
+  nodes: SwarmNode[];
+}
+
+/** One look at a manager: services, the tasks meant to run, nodes. */
+export async function swarmState(client: DockerClient, signal: AbortSignal): Promise<SwarmState> {
   const runningFilter = encodeURIComponent(JSON.stringify({ "desired-state": ["running"] }));
   const [services, tasks, nodes] = await Promise.all([
     client.get<Service[]>("/services", signal),
     client.get<Task[]>(`/tasks?filters=${runningFilter}`, signal),
     client.get<SwarmNode[]>("/nodes", signal),
   ]);
+  for (const [what, v] of [
+    ["services", services],
+    ["tasks", tasks],
+    ["nodes", nodes],
+  ] as const) {
+    if (!Array.isArray(v)) throw new Error(`docker GET /${what}: expected a JSON array`);
+  }
+  return { services, tasks, nodes };
+}
+
+/** The address a task's published ports are reached at: its node's, else the endpoint's host. */
+export function nodeHost(client: DockerClient, node: SwarmNode): string {
+  const addr = node.Status?.Addr ?? "";
+  return addr === "" || isWildcardHost(addr) ? client.endpoint.host : bracketHost(addr);
+}
+
+export async function taskBackends(
+  client: DockerClient,
+  opts: { label: string; privatePort: number },
+  notes: Notes,
+  signal: AbortSignal,
+): Promise<BackendSpec[]> {
+  const { services, tasks, nodes } = await swarmState(client, signal);
   const wanted = new Map<string, Service>();
   for (const s of services) {
     const ok =
@@ -91,8 +124,7 @@ export async function taskBackends(
       );
       continue;
     }
-    const addr = node.Status?.Addr ?? "";
-    const host = addr === "" || isWildcardHost(addr) ? client.endpoint.host : bracketHost(addr);
+    const host = nodeHost(client, node);
     const sni =
       service.Spec?.Labels?.sni ?? service.Spec?.TaskTemplate?.ContainerSpec?.Labels?.sni ?? "";
     for (const p of ports) {
