@@ -9,6 +9,7 @@ import { nodeSupportsWorkers } from "./config/workers";
 import { Balancer } from "./core/balancer";
 import { splitBind } from "./core/server";
 import type { Logger } from "./log/logger";
+import { DockerLabelsProvider, ORIGIN } from "./providers/docker-labels/provider";
 import { createMetricsRegistry, startMetricsServer } from "./stats/metrics";
 import { WorkerPool } from "./workers/pool";
 
@@ -19,6 +20,8 @@ export interface RunningLb {
   /** "host:port" the API listens on, when enabled. */
   apiAddress?: string;
   metricsAddress?: string;
+  /** The docker-labels provider, when [providers.docker] is set. */
+  labels?: DockerLabelsProvider;
   /** Drains servers for `graceMs` (default: [shutdown] grace_period), closes the API and metrics. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -49,6 +52,7 @@ export async function runLb(
   const running: RunningLb = {
     balancer,
     async stop(graceMs?: number) {
+      await running.labels?.stop();
       await running.api?.close();
       running.metrics?.close();
       await balancer.stop(graceMs);
@@ -78,6 +82,21 @@ export async function runLb(
       );
       running.metricsAddress = addressOf(running.metrics.address());
       log.info({ bind: running.metricsAddress }, "metrics listening");
+    }
+    // After the API and metrics listen: the ports they hold are then refused to labels.
+    const docker = config.providers.docker;
+    if (docker) {
+      running.labels = new DockerLabelsProvider(
+        docker,
+        balancer,
+        log.child({ component: "provider", provider: ORIGIN }),
+      );
+      balancer.providers.set(ORIGIN, running.labels);
+      running.labels.start();
+      log.info(
+        { endpoint: docker.endpoint, port_range: docker.port_range },
+        "docker labels provider started",
+      );
     }
   } catch (err) {
     await running.stop(0);

@@ -1,7 +1,6 @@
 // The running balancer: owns every server, applies API changes and reloads, and keeps the API
 // overlay durable. All changes go through one queue, so they apply (and persist) in order.
 import { loadConfig, parseDuration } from "../config";
-import { isLoopbackHost, isWildcardHost, parseHostPort } from "../config/address";
 import { DEFAULT_MAX_SERVERS } from "../config/schema/sections";
 import { ConfigError, type ConfigSource, type LbConfig, type ServerConfig } from "../config/types";
 import { restrictDiscovery } from "../discovery/guard";
@@ -9,19 +8,12 @@ import type { Logger } from "../log/logger";
 import { selectDataPath } from "../proxy/native-relay";
 import { applyOverlay, type Overlay, StateStore } from "../state/store";
 import type { WorkerPool } from "../workers/pool";
+import { bindError, portOf, samePort } from "./binds";
+import { ChangeError } from "./change-error";
+import type { ServerOrigin, ServerProvider } from "./provided";
 import { Server, sameJson } from "./server";
 
-/** A change refused for a reason the client can fix; `status` is the HTTP status to answer. */
-export class ChangeError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404 | 409,
-    message: string,
-    /** Field-level problems, when there are several (validation); else empty. */
-    readonly problems: string[] = [],
-  ) {
-    super(message);
-  }
-}
+export { ChangeError };
 
 export interface ReloadResult {
   added: string[];
@@ -58,6 +50,13 @@ export class Balancer {
   private fileServers: Record<string, ServerConfig>;
   private overlay: Overlay = new Map();
   private readonly store?: StateStore;
+  /**
+   * Servers a provider keeps (name → origin): read-only through the API, never in the overlay
+   * or the state file, left alone by reloads.
+   */
+  readonly origins = new Map<string, ServerOrigin>();
+  /** Running providers by origin (GET /providers, the dashboard, metrics). */
+  readonly providers = new Map<ServerOrigin, ServerProvider>();
   private queue: Promise<unknown> = Promise.resolve();
   private _config: LbConfig;
 
@@ -185,6 +184,13 @@ export class Balancer {
   private checkBindFree(name: string, cfg: ServerConfig): void {
     if (cfg.bind.endsWith(":0")) return; // port 0: the system picks a free port
     for (const [other, s] of this.servers) {
+      const origin = this.origins.get(other);
+      if (origin && other !== name && portOf(s.config.bind) === portOf(cfg.bind)) {
+        throw new ChangeError(
+          409,
+          `bind: port ${portOf(cfg.bind)} is served from Docker labels (server "${other}", origin ${origin}); choose another port, or remove the labels from its containers`,
+        );
+      }
       if (other !== name && s.config.bind === cfg.bind && s.config.protocol === cfg.protocol) {
         throw new ChangeError(
           409,
@@ -242,6 +248,7 @@ export class Balancer {
   update(name: string, cfg: ServerConfig): Promise<void> {
     this.fromApi(cfg);
     return this.serialize(async () => {
+      this.refuseProvided(name);
       if (this.failed.has(name)) return this.restartFailed(name, cfg);
       const server = this.servers.get(name);
       if (!server) throw new ChangeError(404, `server "${name}" does not exist`);
@@ -267,6 +274,7 @@ export class Balancer {
   /** Deletes a server (DELETE /servers/:name): it stops accepting and its connections drain. */
   delete(name: string): Promise<void> {
     return this.serialize(async () => {
+      this.refuseProvided(name);
       const server = this.servers.get(name);
       const failed = this.failed.get(name);
       if (!server && !failed) throw new ChangeError(404, `server "${name}" does not exist`);
@@ -317,6 +325,79 @@ export class Balancer {
     }
   }
 
+  /** 409 for a change through the API to a provider's server. */
+  private refuseProvided(name: string): void {
+    const error = this.readOnly(name);
+    if (error) throw error;
+  }
+
+  /** The 409 a change to `name` through the API gets, when a provider keeps it. */
+  readOnly(name: string): ChangeError | undefined {
+    const origin = this.origins.get(name);
+    return origin ? new ChangeError(409, providedMessage(name, origin)) : undefined;
+  }
+
+  /** What besides the providers' servers listens on `port` (any protocol), or undefined. */
+  portUser(port: number): string | undefined {
+    for (const [name, s] of this.servers) {
+      if (this.origins.has(name) || portOf(s.config.bind) !== port) continue;
+      return `server "${name}" (${this.overlay.has(name) ? "API" : "config file"})`;
+    }
+    for (const [name, f] of this.failed) {
+      if (portOf(f.config.bind) === port) return `server "${name}" (API, not started)`;
+    }
+    const { api, metrics } = this._config;
+    if (api.enabled && portOf(api.bind) === port) return `the API (api.bind ${api.bind})`;
+    if (metrics.enabled && portOf(metrics.bind) === port)
+      return `the metrics endpoint (metrics.bind ${metrics.bind})`;
+    return undefined;
+  }
+
+  get defaults(): LbConfig["defaults"] {
+    return this._config.defaults;
+  }
+
+  /** A provider's servers by name. */
+  providedConfigs(origin: ServerOrigin): Map<string, ServerConfig> {
+    const out = new Map<string, ServerConfig>();
+    for (const [name, o] of this.origins) {
+      const server = this.servers.get(name);
+      if (o === origin && server) out.set(name, server.config);
+    }
+    return out;
+  }
+
+  /** Starts a provider's server (rejects when the name is taken or the bind fails). */
+  startProvided(origin: ServerOrigin, name: string, cfg: ServerConfig): Promise<void> {
+    return this.serialize(async () => {
+      if (this.servers.has(name) || this.failed.has(name))
+        throw new Error(`a server named "${name}" already exists`);
+      await this.startServer(name, cfg);
+      this.origins.set(name, origin);
+      this.refreshConfig();
+    });
+  }
+
+  updateProvided(name: string, cfg: ServerConfig): Promise<void> {
+    return this.serialize(async () => {
+      const server = this.servers.get(name);
+      if (!server || !this.origins.has(name)) throw new Error(`no provided server "${name}"`);
+      await server.update(cfg);
+      this.refreshConfig();
+    });
+  }
+
+  /** Closes a provider's server: it stops accepting; live connections get the shutdown grace. */
+  stopProvided(name: string): Promise<void> {
+    return this.serialize(async () => {
+      const server = this.servers.get(name);
+      if (!server || !this.origins.has(name)) return;
+      this.origins.delete(name);
+      this.retire(name, server);
+      this.refreshConfig();
+    });
+  }
+
   /**
    * Re-reads the config source and converges: unchanged servers are not touched, changed ones
    * are updated in place, removed ones drain, new ones start. API changes (the overlay) still
@@ -353,7 +434,17 @@ export class Balancer {
       this.fileServers = loaded.config.servers;
       const desired = applyOverlay(this.fileServers, this.overlay);
       const result: ReloadResult = { added: [], updated: [], removed: [], unchanged: [] };
+      for (const name of this.origins.keys()) {
+        if (Object.hasOwn(desired, name)) {
+          this.log.error(
+            { server: name, origin: this.origins.get(name) },
+            "reload: a server of this name comes from a provider; the config file's is not applied",
+          );
+          delete desired[name];
+        }
+      }
       for (const [name, server] of [...this.servers]) {
+        if (this.origins.has(name)) continue;
         if (!Object.hasOwn(desired, name)) {
           this.retire(name, server);
           result.removed.push(name);
@@ -389,25 +480,6 @@ export class Balancer {
   }
 }
 
-/** Whether two TCP binds would take the same socket (same port; equal, wildcard or loopback). */
-function samePort(a: string, b: string): boolean {
-  const ha = parseHostPort(a, true);
-  const hb = parseHostPort(b, true);
-  if (!ha || !hb || ha.port === 0 || ha.port !== hb.port) return false;
-  const x = ha.host.toLowerCase();
-  const y = hb.host.toLowerCase();
-  return (
-    x === y ||
-    isWildcardHost(x) ||
-    isWildcardHost(y) ||
-    (isLoopbackHost(x) && isLoopbackHost(y) && (x === "localhost" || y === "localhost"))
-  );
-}
-
-function bindError(cfg: ServerConfig, err: NodeJS.ErrnoException): Error {
-  if (err.code === "EADDRINUSE") return new ChangeError(409, `bind: ${cfg.bind} is already in use`);
-  if (err.code === "EADDRNOTAVAIL" || err.code === "EACCES" || err.code === "ENOTFOUND") {
-    return new ChangeError(400, `bind: cannot listen on ${cfg.bind}: ${err.code}`);
-  }
-  return err;
+function providedMessage(name: string, origin: ServerOrigin): string {
+  return `server "${name}" comes from Docker labels (origin ${origin}) and is read-only through the API; change or remove the labels of its containers or services instead`;
 }
