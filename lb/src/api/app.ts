@@ -24,6 +24,7 @@ import type { Logger } from "../log/logger";
 import { credentialsMatch } from "./credentials";
 import { refuse, requestRefusal } from "./guard";
 import { registerBackendRoutes } from "./routes/backends";
+import { registerProviderRoutes } from "./routes/providers";
 import { registerServerRoutes } from "./routes/servers";
 import { registerSystemRoutes } from "./routes/system";
 
@@ -163,5 +164,6 @@ export async function buildApi(
   registerSystemRoutes(app, balancer);
   registerServerRoutes(app, balancer, cfg);
   registerBackendRoutes(app, balancer);
+  registerProviderRoutes(app, balancer);
   return app;
 }

@@ -1,5 +1,6 @@
 // The live dashboard served at GET /dashboard (same auth as the API). One static page: it polls
-// GET /servers and GET /servers/:name/stats every 2 s (the stats window) and redraws. Its icon is
+// GET /servers, GET /servers/:name/stats and GET /providers (refused labels) every 2 s (the stats
+// window) and redraws. Its icon is
 // inline (an empty data: URL), so the browser asks for no /favicon.ico (a 404 in the console).
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -25,11 +26,15 @@ export const DASHBOARD_HTML = `<!doctype html>
   .undiscovered { color: var(--muted); font-style: italic; }
   .disabled { color: var(--muted); font-weight: 600; }
   .empty { color: var(--muted); }
+  #refusals { border: 1px solid var(--bad); border-radius: 6px; margin: 0 0 16px; padding: 8px 16px; }
+  #refusals h2 { font-size: 16px; margin: 0 0 8px; color: var(--bad); }
+  .origin { color: var(--muted); font-size: 13px; font-weight: 400; }
 </style>
 </head>
 <body>
 <h1>geoswarm-lb</h1>
 <div id="status">loading…</div>
+<div id="refusals" hidden></div>
 <div id="servers"></div>
 <script>
 "use strict";
@@ -71,7 +76,7 @@ function renderServer(name, cfg, stats) {
           el("td", {}, rate(b.stats.tx_second)));
       });
   return el("section", { class: "server", "data-server": name },
-    el("h2", {}, name),
+    el("h2", {}, name, ...(cfg.origin ? [" ", el("span", { class: "origin" }, "from " + cfg.origin + " (read-only)")] : [])),
     el("div", { class: "meta" },
       el("b", {}, cfg.protocol), " on ", el("b", {}, cfg.bind), " · balance ", el("b", {}, cfg.balance),
       " · discovery ", el("b", {}, cfg.discovery.kind), " · active connections ",
@@ -81,8 +86,25 @@ function renderServer(name, cfg, stats) {
       el("thead", {}, el("tr", {}, ...["backend", "state", "discovered", "active", "total", "refused", "rx", "tx"].map((h) => el("th", {}, h)))),
       el("tbody", {}, ...body)));
 }
+function renderRefusals(providers) {
+  const rows = [];
+  for (const [provider, p] of Object.entries(providers || {})) {
+    for (const r of p.refusals || []) {
+      rows.push(el("tr", { "data-refusal": r.source + " " + r.name + " " + r.label },
+        el("td", {}, provider), el("td", {}, r.source + " " + r.name), el("td", {}, r.label),
+        el("td", {}, r.value), el("td", {}, r.problem)));
+    }
+  }
+  const box = document.getElementById("refusals");
+  box.hidden = rows.length === 0;
+  box.replaceChildren(el("h2", {}, "Refused labels (" + rows.length + ")"),
+    el("table", {},
+      el("thead", {}, el("tr", {}, ...["provider", "from", "label", "value", "problem"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...rows)));
+}
 async function refresh() {
   try {
+    renderRefusals(await getJson("/providers").catch(() => ({})));
     const servers = await getJson("/servers");
     const names = Object.keys(servers).sort();
     const stats = await Promise.all(names.map((n) => getJson("/servers/" + encodeURIComponent(n) + "/stats")));

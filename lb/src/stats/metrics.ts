@@ -49,6 +49,36 @@ const FAMILIES: Family[] = [
     labelNames: SERVER,
     read: (b) => [...b.failed.keys()].map((name) => ({ labels: { server: name }, value: 1 })),
   },
+  {
+    name: "geoswarm_lb_provider_refused",
+    help: "1 for each label a provider refuses, naming the container or service and the label (see GET /providers)",
+    type: "gauge",
+    labelNames: ["provider", "source", "name", "label", "port"],
+    read: (b) =>
+      [...b.providers].flatMap(([provider, p]) =>
+        p.status().refusals.map((r) => ({
+          labels: {
+            provider,
+            source: r.source,
+            name: r.name,
+            label: r.label,
+            port: r.port === undefined ? "" : String(r.port),
+          },
+          value: 1,
+        })),
+      ),
+  },
+  {
+    name: "geoswarm_lb_provider_servers",
+    help: "Servers a provider keeps (docker-labels: one per labelled port)",
+    type: "gauge",
+    labelNames: ["provider"],
+    read: (b) =>
+      [...b.providers].map(([provider, p]) => ({
+        labels: { provider },
+        value: p.status().servers.length,
+      })),
+  },
   // gobetween names (gauges, even the *_total ones, as gobetween exports them)
   {
     name: "gobetween_server_count",

@@ -11,6 +11,8 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { ConfigError, serverNameProblem, validateServer } from "../../config";
 import type { ApiConfig, ServerConfig } from "../../config/types";
 import type { Balancer } from "../../core/balancer";
+import { portOf } from "../../core/binds";
+import type { Refusal, ServerOrigin } from "../../core/provided";
 import { sendChangeError, sendError, sendJson } from "../app";
 import { jsonDepth, MAX_BODY_DEPTH, serverRefusal, warningHeaders } from "../guard";
 import { redactServer } from "../redact";
@@ -19,22 +21,49 @@ interface NameParams {
   name: string;
 }
 
-/** A server as the API shows it: secrets redacted, gobetween's unsupported sections null. */
-export function publicServer(cfg: ServerConfig, failed?: string): Record<string, unknown> {
+/**
+ * A server as the API shows it: secrets redacted, gobetween's unsupported sections null; a
+ * provider's server carries its `origin` and the refusals of its port.
+ */
+export function publicServer(
+  cfg: ServerConfig,
+  failed?: string,
+  provided?: { origin: ServerOrigin; refusals: Refusal[] },
+): Record<string, unknown> {
   return {
     ...redactServer(cfg),
     sni: null,
     tls: null,
     backends_tls: null,
     ...(failed !== undefined ? { failed } : {}),
+    ...(provided ? { origin: provided.origin, refused: provided.refusals } : {}),
   };
 }
 
-/** Every server by name, as GET /servers and /dump show them. */
-export function publicServers(balancer: Balancer): Record<string, unknown> {
+/** How `name` is shown: with its origin and refusals when a provider keeps it. */
+export function showServer(balancer: Balancer, name: string, cfg: ServerConfig) {
+  const origin = balancer.origins.get(name);
+  const provided = origin
+    ? {
+        origin,
+        refusals: (balancer.providers.get(origin)?.status().refusals ?? []).filter(
+          (r) => r.port !== undefined && r.port === portOf(cfg.bind),
+        ),
+      }
+    : undefined;
+  return publicServer(cfg, balancer.failed.get(name)?.error, provided);
+}
+
+/**
+ * Every server by name, as GET /servers shows them; /dump leaves out the providers' servers
+ * (`withProvided` false): a dump saved as a config file would otherwise turn them into file
+ * servers holding the ports of labels.
+ */
+export function publicServers(balancer: Balancer, withProvided = true): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, cfg] of Object.entries(balancer.config.servers)) {
-    out[name] = publicServer(cfg, balancer.failed.get(name)?.error);
+    if (!withProvided && balancer.origins.has(name)) continue;
+    out[name] = showServer(balancer, name, cfg);
   }
   return out;
 }
@@ -108,7 +137,7 @@ export function registerServerRoutes(
   app.get<{ Params: NameParams }>("/servers/:name", (req, reply) => {
     const name = req.params.name;
     const cfg = balancer.servers.get(name)?.config ?? balancer.failed.get(name)?.config;
-    return sendJson(reply, 200, cfg ? publicServer(cfg, balancer.failed.get(name)?.error) : null);
+    return sendJson(reply, 200, cfg ? showServer(balancer, name, cfg) : null);
   });
 
   app.get<{ Params: NameParams }>("/servers/:name/stats", (req, reply) => {
@@ -141,6 +170,8 @@ export function registerServerRoutes(
   app.put<{ Params: NameParams }>("/servers/:name", async (req, reply) => {
     const name = req.params.name;
     if (!balancer.servers.has(name) && !balancer.failed.has(name)) return notFound(reply, name);
+    // Before the body is read: whatever it holds, a provider's server is not changed here.
+    if (balancer.origins.has(name)) return sendChangeError(reply, balancer.readOnly(name));
     const cfg = parseServerBody(balancer, api, name, req.body, reply);
     if (!cfg) return reply;
     try {

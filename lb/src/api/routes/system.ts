@@ -41,7 +41,7 @@ export function registerSystemRoutes(app: FastifyInstance, balancer: Balancer): 
 
   app.get<{ Querystring: { format?: string } }>("/dump", (req, reply) => {
     const format = req.query.format ?? "toml";
-    const config = { ...redactConfig(balancer.config), servers: publicServers(balancer) };
+    const config = { ...redactConfig(balancer.config), servers: publicServers(balancer, false) };
     if (format === "json") return sendJson(reply, 200, config);
     if (format === "toml")
       return reply.type("text/plain; charset=utf-8").send(toToml(toTomlValue(config)));
