@@ -1,7 +1,9 @@
 // Byte relay between a client socket and a backend socket.
-// - Client → backend: 'data' handlers with pause()/resume() on the writer's backpressure; backend
-//   → client: the backend socket's `onread` into a shared buffer (BACKEND_READ). At most one
-//   socket buffer is held per direction, no stream.pipe() machinery on the hot path.
+// - Both directions read through `onread` into a shared, reused buffer (BACKEND_READ for backend
+//   sockets, CLIENT_READ for accepted sockets re-wrapped by accepted-read.ts); a false return
+//   stops reading until 'drain' on the writer resumes it. When the start-up probe found that
+//   accepted sockets cannot be re-wrapped, the client side falls back to 'data' events with
+//   pause()/resume(). No stream.pipe() machinery on the hot path.
 // - Half-close in both directions: a FIN from one side is passed on with end(), the other
 //   direction keeps flowing until it ends too (both sockets are created with allowHalfOpen).
 // - Idle timeouts use socket.setTimeout, which counts reads and writes on that socket, so a long
@@ -29,8 +31,19 @@ export abstract class RelayPair {
   relaying = false;
   private closedSockets = 0;
   private finished = false;
+  /** The client's own read buffers while it streams (CLIENT_READ); null: it reads into SHARED. */
+  clientBuffers: OwnBuffers | null = null;
+  /** The backend's own read buffers while it streams (BACKEND_READ). */
+  backendBuffers: OwnBuffers | null = null;
 
-  constructor(readonly client: Socket) {}
+  /**
+   * @param clientOnread the client socket reads through CLIENT_READ (accepted-read.ts), so no
+   * 'data' listener is installed for it.
+   */
+  constructor(
+    readonly client: Socket,
+    private readonly clientOnread = false,
+  ) {}
 
   /** Bytes sent to the backend (client → backend). */
   abstract onTx(bytes: number): void;
@@ -62,7 +75,7 @@ export abstract class RelayPair {
     if (relayNatively(this, upstream, clientIdleMs, backendIdleMs)) return;
     (upstream as PairedSocket)[kPair] = this;
     const client = this.client;
-    client.on("data", onClientData);
+    if (!this.clientOnread) client.on("data", onClientData);
     // Backend bytes arrive through BACKEND_READ (net.connect's onread), not 'data' events.
     upstream.on("drain", onBackendDrain);
     client.on("drain", onClientDrain);
@@ -111,17 +124,79 @@ function onClientData(this: PairedSocket, chunk: Buffer): void {
 }
 
 /**
- * Backend → client reads go into one shared buffer instead of a fresh 64 KiB allocation per read:
- * Node frees those only at the next GC, and the allocator returning that memory to the kernel in
- * between made every relayed GiB page-fault in again (docs/benchmarks.md, "Bulk"). The buffer is
- * safe to reuse once the write to the client completed synchronously; when the write was queued
- * instead, the queue keeps that buffer and later reads use a new one.
+ * Read buffers. Node's own reads allocate a fresh 64 KiB buffer per read and free it only at the
+ * next GC; glibc returning that memory to the kernel in between made every relayed GiB fault its
+ * pages in again (docs/benchmarks.md, "Bulk"). With `onread`, each socket's handle instead keeps
+ * one buffer and reads into it again and again, until the read callback names another one.
+ *
+ * - Every socket starts on SHARED. Many handles hold SHARED at once, so its bytes must never stay
+ *   in a write queue (another socket's next read would overwrite them): a read into SHARED is
+ *   written as a copy. Small reads (requests, replies) cost a small copy and no memory per socket.
+ * - A read of STREAMING_READ bytes or more moves that socket to buffers of its own (OwnBuffers),
+ *   written without a copy. When a write keeps part of one in the queue, the next read goes into
+ *   the spare; the spare is known to be free when the queue was empty before that write. Else a
+ *   new buffer is taken and the queued one is left to the queue (and the GC).
+ * - A read under SMALL_READ moves the socket back to SHARED, so a socket that streamed once and
+ *   went quiet does not keep 128 KiB.
  */
 const READ_BUFFER_SIZE = 64 * 1024;
-let sharedReadBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+const STREAMING_READ = 16 * 1024;
+const SMALL_READ = 4 * 1024;
+const SHARED = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+
+/** A streaming socket's own read buffers. */
+class OwnBuffers {
+  constructor(
+    public current: Buffer,
+    public spare: Buffer | null,
+  ) {}
+}
+
+/**
+ * The buffer for the next read of the socket whose callback just ran. Node calls the `buffer`
+ * function right after the callback (and once when the socket is created), without `this`, so
+ * the callback leaves its choice here.
+ */
+let chosen: Buffer | null = null;
+let forwardOk = true;
 
 function nextReadBuffer(): Buffer {
-  return sharedReadBuffer;
+  const buf = chosen ?? SHARED;
+  chosen = null;
+  return buf;
+}
+
+/**
+ * Writes one read to `to` and picks the reading socket's next buffer (left in `chosen`); returns
+ * the socket's own buffers from now on. `forwardOk` is false when `to` is full (the reading socket
+ * then stops reading until 'drain'): a module variable, so no result object per read.
+ */
+function forward(
+  own: OwnBuffers | null,
+  to: Socket,
+  nread: number,
+  buf: Buffer,
+): OwnBuffers | null {
+  if (buf === SHARED) {
+    forwardOk = to.write(Buffer.from(buf.subarray(0, nread)));
+    if (nread < STREAMING_READ) return own;
+    own ??= new OwnBuffers(Buffer.allocUnsafeSlow(READ_BUFFER_SIZE), null);
+    chosen = own.current;
+    return own;
+  }
+  // `buf` is this socket's own current buffer.
+  const before = to.writableLength;
+  forwardOk = to.write(buf.subarray(0, nread));
+  const o = own as OwnBuffers;
+  if (to.writableLength > before) {
+    // The queue keeps (part of) `buf`.
+    const next = before === 0 && o.spare ? o.spare : Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+    o.spare = buf;
+    o.current = next;
+  }
+  if (nread < SMALL_READ) return null; // back to SHARED (chosen stays null)
+  chosen = o.current;
+  return o;
 }
 
 function onBackendRead(this: PairedSocket, nread: number, buf: Buffer): boolean {
@@ -131,18 +206,28 @@ function onBackendRead(this: PairedSocket, nread: number, buf: Buffer): boolean 
     return true;
   }
   pair.onRx(nread);
-  const client = pair.client;
-  const queued = client.writableLength;
-  const ok = client.write(buf.subarray(0, nread));
-  if (buf === sharedReadBuffer && client.writableLength > queued) {
-    sharedReadBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE); // the write queue keeps `buf`
-  }
+  pair.backendBuffers = forward(pair.backendBuffers, pair.client, nread, buf);
   // false: Node stops reading this socket until resume() ('drain' on the client).
-  return ok;
+  return forwardOk;
+}
+
+function onClientRead(this: PairedSocket, nread: number, buf: Buffer): boolean {
+  const pair = this[kPair];
+  if (!pair?.relaying) {
+    // The client stays paused until relay(); bytes read earlier could not be passed on intact.
+    this.destroy();
+    return false;
+  }
+  pair.onTx(nread);
+  pair.clientBuffers = forward(pair.clientBuffers, pair.upstream as Socket, nread, buf);
+  return forwardOk;
 }
 
 /** `onread` option for backend sockets created with net.connect(). */
 export const BACKEND_READ = { buffer: nextReadBuffer, callback: onBackendRead };
+
+/** `onread` option for accepted client sockets (accepted-read.ts wrapAccepted). */
+export const CLIENT_READ = { buffer: nextReadBuffer, callback: onClientRead };
 
 function onBackendDrain(this: PairedSocket): void {
   (this[kPair] as RelayPair).client.resume();

@@ -3,14 +3,44 @@
 import net from "node:net";
 import { unbracketHost } from "../config/address";
 import type { Backend, ElectionContext } from "../core/backend";
+import { probeAcceptedOnread, wrapAccepted } from "./accepted-read";
 import { ActiveSet } from "./active-set";
 import type { FrontendSettings, ProxyContext } from "./context";
 import { proxyHeader } from "./proxy-protocol";
-import { BACKEND_READ, pairOf, RelayPair } from "./relay";
+import { BACKEND_READ, CLIENT_READ, pairOf, RelayPair } from "./relay";
+
+/**
+ * Whether accepted sockets are re-wrapped to read through CLIENT_READ: decided once per thread by
+ * a probe before the first listener opens (accepted-read.ts). Tests pin it with
+ * setClientOnread() to run the relay on both paths.
+ */
+let clientOnread: Promise<boolean> | undefined;
+
+function decideClientOnread(log: ProxyContext["log"]): Promise<boolean> {
+  clientOnread ??= probeAcceptedOnread().then((reason) => {
+    if (reason === null) {
+      log.info({}, "client reads: onread into a reused buffer (accepted sockets re-wrapped)");
+      return true;
+    }
+    log.warn(
+      { reason },
+      "client reads: 'data' events (re-wrapping accepted sockets failed its probe)",
+    );
+    return false;
+  });
+  return clientOnread;
+}
+
+/** Tests: force the client read path (true: onread, false: 'data' events); undefined re-probes. */
+export function setClientOnread(enabled: boolean | undefined): void {
+  clientOnread = enabled === undefined ? undefined : Promise.resolve(enabled);
+}
 
 export class TcpFrontend {
   private readonly server: net.Server;
   private readonly clients = new ActiveSet<net.Socket>();
+  /** Set by listen() from the start-up probe. */
+  private clientOnread = false;
 
   constructor(private readonly ctx: ProxyContext) {
     this.server = net.createServer(
@@ -20,7 +50,8 @@ export class TcpFrontend {
   }
 
   /** `reusePort`: other threads bind the same address (workers > 1; Node >= 22.12). */
-  listen(host: string, port: number, reusePort = false): Promise<void> {
+  async listen(host: string, port: number, reusePort = false): Promise<void> {
+    this.clientOnread = await decideClientOnread(this.ctx.log);
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.server.once("error", onError);
@@ -68,13 +99,13 @@ export class TcpFrontend {
     return n;
   }
 
-  private accept(client: net.Socket): void {
+  private accept(accepted: net.Socket): void {
     const ctx = this.ctx;
     const cfg = ctx.config();
-    const clientIp = ctx.clientIp(client.remoteAddress);
+    const clientIp = ctx.clientIp(accepted.remoteAddress);
     if (cfg.access && !cfg.access.allows(clientIp)) {
       ctx.log.debug({ client: clientIp }, "access denied");
-      client.destroy();
+      accepted.destroy();
       return;
     }
     const admitted = ctx.shared
@@ -82,12 +113,14 @@ export class TcpFrontend {
       : cfg.maxConnections === 0 || ctx.counters.activeConnections < cfg.maxConnections;
     if (!admitted) {
       ctx.log.debug({ client: clientIp }, "server max_connections reached, closing client");
-      client.destroy();
+      accepted.destroy();
       return;
     }
+    // Only admitted clients are re-wrapped: a refused one costs no second socket object.
+    const client = this.clientOnread ? wrapAccepted(accepted, CLIENT_READ) : accepted;
     this.clients.add(client);
     ctx.counters.activeConnections++;
-    const conn = new TcpConnection(client, clientIp, ctx, cfg, this.clients);
+    const conn = new TcpConnection(client, clientIp, ctx, cfg, this.clients, client !== accepted);
     conn.attachClient();
     conn.attempt();
   }
@@ -114,8 +147,9 @@ class TcpConnection extends RelayPair implements ElectionContext {
     private readonly ctx: ProxyContext,
     readonly cfg: FrontendSettings,
     private readonly clients: ActiveSet<net.Socket>,
+    clientOnread: boolean,
   ) {
-    super(client);
+    super(client, clientOnread);
   }
 
   onTx(n: number): void {
