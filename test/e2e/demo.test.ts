@@ -170,6 +170,54 @@ describe.skipIf(!canRun)("npm run demo", () => {
     expect(leftovers(env)).toEqual([]);
   }, 180_000);
 
+  it("--once --labels: the entry point from a labelled service alone, from the config the program rendered, and a refused label", async () => {
+    const env = demoEnv();
+    envs.push(env);
+    const child = spawn(DEMO, ["--once", "--labels"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+    });
+    child.stderr!.on("data", (d) => {
+      err += d;
+    });
+    const code = await exitOf(child);
+    expect(code, `${out}\n${err}`).toBe(0);
+    const balancer = `${env.TESTBED_NET}.34`;
+    const manager = `${env.TESTBED_NET}.35`;
+    // The section as the program rendered it on the balancer: the manager's API, its client TLS.
+    const section = out.split("# its [providers.docker]\n")[1]?.split("\n\n")[0];
+    expect(section).toContain(`endpoint = "tcp://${manager}:2376"`);
+    expect(section).toContain('tls_cert_path = "/etc/geoswarm-lb/docker/cert.pem"');
+    expect(section).toContain('port_range = "20000-20999"');
+    // No LbServer for it: served from the labels alone, alternating between region 1's hosts.
+    const answers = out
+      .split(`curl -s http://${balancer}:20001/; done'\n`)[1]
+      ?.split("\n")
+      .slice(0, 4);
+    expect(new Set(answers)).toEqual(new Set(["r1-host-1", "r1-host-2"]));
+    expect(answers!.every((a, i) => i === 0 || a !== answers![i - 1])).toBe(true);
+    expect(out).toContain("from outside balancer.labels.allowedCidrs");
+    expect(out).toMatch(
+      /from outside balancer\.labels\.allowedCidrs \(\S+\): dropped by the firewall/,
+    );
+    expect(out).toMatch(
+      /"servers":\[\{"name":"[^"]+","port":20001,"protocol":"tcp","members":\["service r1labels"\],"backends":2/,
+    );
+    expect(out).toMatch(
+      /GET \/providers refusals: \{"source":"service","name":"r1outside","label":"geoswarm\.lb\.port","value":"19000"/,
+    );
+    expect(out).toMatch(
+      /refused: service r1outside: label geoswarm\.lb\.port=\\?"19000\\?": expected a port in the allowed range/,
+    );
+    expect(err).toContain("teardown complete");
+    expect(leftovers(env)).toEqual([]);
+  }, 240_000);
+
   it("interactive: serves until Ctrl-C, which tears everything down and exits 0", async () => {
     const env = demoEnv();
     envs.push(env);
