@@ -102,8 +102,12 @@ export class DockerLabelsProvider implements ServerProvider {
     }
     this.client = new DockerClient(endpoint);
     const prefix = cfg.label_prefix;
+    // A task container on the manager carries its service's id, not the service's labels.
     this.watch = new DockerWatchState(
-      (attrs) => Object.keys(attrs ?? {}).some((k) => k.startsWith(prefix)),
+      (attrs) =>
+        Object.keys(attrs ?? {}).some(
+          (k) => k.startsWith(prefix) || k === "com.docker.swarm.service.id",
+        ),
       log,
       "docker labels",
     );
