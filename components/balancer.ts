@@ -18,7 +18,7 @@ import type { RegionNetwork } from "./network";
 import { BALANCER_NAME } from "./plan";
 import { balancerUserData, CONSUL_SERVERS_SCRIPT } from "./render/cloudinit";
 import { LOCAL_AGENT_HTTP_PORT } from "./render/consul";
-import { balancerConfig, renderBalancerConfig } from "./render/lb";
+import { balancerConfig, checkLabelsProvider, renderBalancerConfig } from "./render/lb";
 import { asRootScript } from "./render/machine-scripts";
 import {
   consulServersScript,
@@ -175,6 +175,7 @@ export class Balancer extends pulumi.ComponentResource {
       portRange: args.labels.portRange ?? "20000-20999",
       drainGrace: args.labels.drainGrace ?? "30s",
     };
+    if (labels) checkLabelsProvider(name, labels.portRange, labels.drainGrace);
     const labelsLowestPort = labels ? Number(labels.portRange.split("-")[0]) : 65535;
     this.apiUser = args.apiUser ?? "geoswarm";
     const artifactPath = args.artifactPath ?? defaultArtifactPath();

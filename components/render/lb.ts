@@ -1,9 +1,14 @@
 // geoswarm-lb configuration for the Balancer host, rendered as TOML. Typed against the shared
 // schema in lb/src/config (the only part of lb/ the components may import).
 import { stringify } from "smol-toml";
-import type { ApiConfig, LbConfig, ServerConfig } from "../../lb/src/config/types";
+import type {
+  ApiConfig,
+  DockerProviderConfig,
+  LbConfig,
+  ServerConfig,
+} from "../../lb/src/config/types";
 import { CONSUL_SERVERS_SCRIPT } from "./cloudinit";
-import { hostCidr } from "./net";
+import { GO_DURATION, hostCidr } from "./net";
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -17,20 +22,8 @@ export type RawLbConfig = Omit<DeepPartial<LbConfig>, "servers" | "api" | "provi
 };
 
 /** geoswarm-lb's `[providers.docker]` (entry points from container labels), as rendered here. */
-export interface RawDockerProvider {
-  endpoint: string;
-  tls_enabled?: boolean;
-  tls_cert_path?: string;
-  tls_key_path?: string;
-  tls_cacert_path?: string;
-  label_prefix?: string;
-  listen_host?: string;
-  /** "low-high", inclusive. */
-  port_range: string;
-  drain_grace?: string;
-  resync_interval?: string;
-  container_filter?: string;
-}
+export type RawDockerProvider = Pick<DockerProviderConfig, "endpoint" | "port_range"> &
+  Partial<DockerProviderConfig>;
 
 /** What the Balancer passes for `[providers.docker]`. */
 export interface LabelsProviderInput {
@@ -136,6 +129,26 @@ function dockerProvider(l: LabelsProviderInput): RawDockerProvider {
     port_range: l.portRange,
     drain_grace: l.drainGrace,
   };
+}
+
+/**
+ * Refuses, at construction, a labels port range or drain grace that the install's
+ * `geoswarm-lb --check` would refuse on the host. (The schema itself is not imported: an installed
+ * package ships only its bundle, lb/dist/config.cjs.)
+ */
+export function checkLabelsProvider(balancer: string, portRange: string, drainGrace: string): void {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(portRange);
+  const [lo, hi] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || lo < 1 || hi > 65535 || lo > hi) {
+    throw new Error(
+      `Balancer ${balancer}: labels.portRange: expected "low-high" with 1 <= low <= high <= 65535, such as "20000-20999", got "${portRange}"`,
+    );
+  }
+  if (!GO_DURATION.test(drainGrace)) {
+    throw new Error(
+      `Balancer ${balancer}: labels.drainGrace: expected a Go duration such as "30s", got "${drainGrace}"`,
+    );
+  }
 }
 
 export function renderBalancerConfig(c: RawLbConfig): string {

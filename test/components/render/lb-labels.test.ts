@@ -13,7 +13,11 @@ import {
   LB_DOCKER_TLS_DIR,
   LB_STATE_PATH,
 } from "../../../components/balancer";
-import { balancerConfig, renderBalancerConfig } from "../../../components/render/lb";
+import {
+  balancerConfig,
+  checkLabelsProvider,
+  renderBalancerConfig,
+} from "../../../components/render/lb";
 import { validateConfig } from "../../../lb/src/config";
 import { expectGolden } from "../support/golden";
 import { ROOT } from "../support/stack";
@@ -110,5 +114,27 @@ describe("geoswarm-lb config with labels", () => {
     const r = check(toml.replace('port_range = "20000-20999"', 'port_range = "20999-20000"'));
     expect(r.status, r.out).toBe(2);
     expect(r.out).toContain("providers.docker.port_range");
+  });
+});
+
+describe("checkLabelsProvider (the Balancer's labels, before anything is created)", () => {
+  it("takes what --check takes and refuses the rest, naming the field, the value and what was expected", () => {
+    expect(() => checkLabelsProvider("lb", "20000-20999", "30s")).not.toThrow();
+    expect(() => checkLabelsProvider("lb", "20000", "30s")).toThrow(
+      'Balancer lb: labels.portRange: expected "low-high" with 1 <= low <= high <= 65535, such as "20000-20999", got "20000"',
+    );
+    expect(() => checkLabelsProvider("lb", "20999-20000", "30s")).toThrow(/got "20999-20000"/);
+    expect(() => checkLabelsProvider("lb", "1-65536", "30s")).toThrow(/got "1-65536"/);
+    expect(() => checkLabelsProvider("lb", "20000-20999", "30")).toThrow(
+      'Balancer lb: labels.drainGrace: expected a Go duration such as "30s", got "30"',
+    );
+    // The same verdicts as the balancer's own check.
+    for (const [range, ok] of [
+      ["20000-20999", true],
+      ["20999-20000", false],
+    ] as const) {
+      const text = toml.replace('port_range = "20000-20999"', `port_range = "${range}"`);
+      expect(check(text).status === 0, range).toBe(ok);
+    }
   });
 });
