@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const LB_ARTIFACT = "lb/dist/geoswarm-lb.cjs";
+/** The native data-path addon's file name, beside the artifact (lb/build.mjs builds it). */
+export const ADDON_FILE = "geoswarm-lb.node";
 
 /** The name the library is published under (package.json `name`). */
 export const PACKAGE_NAME = "@geoswarm/geoswarm";
@@ -23,6 +25,12 @@ export function packageRoot(from: string = __dirname): string {
 }
 
 export const defaultArtifactPath = (): string => path.join(packageRoot(), LB_ARTIFACT);
+
+/** The addon beside `artifactPath`, or undefined when it was not built (no gcc: the JS path). */
+export function addonBeside(artifactPath: string): string | undefined {
+  const file = path.join(path.dirname(artifactPath), ADDON_FILE);
+  return existsSync(file) ? file : undefined;
+}
 
 export const sha256 = (data: string | Buffer): string =>
   createHash("sha256").update(data).digest("hex");

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { nodeSupportsWorkers } from "../lb/src/config/workers";
 import type { ElasticAddress } from "./addresses";
-import { defaultArtifactPath, fileSha256, sha256 } from "./artifact";
+import { ADDON_FILE, addonBeside, defaultArtifactPath, fileSha256, sha256 } from "./artifact";
 import type { ConsulCluster } from "./consul";
 import {
   createMachine,
@@ -55,7 +55,10 @@ export interface BalancerArgs {
   workers?: number;
   /** sha256 of the Node.js linux-x64 tarball. Defaults to checking nodejs.org's SHASUMS256.txt. */
   nodeSha256?: string;
-  /** Path of the built balancer. Defaults to `lb/dist/geoswarm-lb.cjs` in the geoswarm package. */
+  /**
+   * Path of the built balancer. Defaults to `lb/dist/geoswarm-lb.cjs` in the geoswarm package.
+   * The native data-path addon `geoswarm-lb.node` beside it, when built, is shipped with it.
+   */
   artifactPath?: string;
   /** Lowest port the balancer will bind (entry points); below 1024 grants CAP_NET_BIND_SERVICE. Defaults to 1024. */
   lowestPort?: number;
@@ -180,6 +183,9 @@ export class Balancer extends pulumi.ComponentResource {
     this.apiUser = args.apiUser ?? "geoswarm";
     const artifactPath = args.artifactPath ?? defaultArtifactPath();
     this.artifactSha256 = fileSha256(artifactPath);
+    // The native data path (lb/native): beside the artifact on the host too, or removed there.
+    const addonPath = addonBeside(artifactPath);
+    const addonSha256 = addonPath ? fileSha256(addonPath) : "no native addon";
     const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
 
     const password = new random.RandomPassword(
@@ -283,6 +289,7 @@ export class Balancer extends pulumi.ComponentResource {
         "config.toml",
       ),
       copy("unit", new pulumi.asset.StringAsset(unit), LB_UNIT),
+      ...(addonPath ? [copy("addon", new pulumi.asset.FileAsset(addonPath), ADDON_FILE)] : []),
       copy(
         "api-password",
         pulumi.secret(this.apiPassword.apply((p) => new pulumi.asset.StringAsset(p))),
@@ -325,6 +332,7 @@ export class Balancer extends pulumi.ComponentResource {
         sha256(
           JSON.stringify([
             this.artifactSha256,
+            addonSha256,
             sha256(unit),
             // the running service keeps the old Node.js until restarted (lb-node installs it)
             nodeVersion,
@@ -350,6 +358,7 @@ export class Balancer extends pulumi.ComponentResource {
             apiTlsDir: apiCert ? LB_API_TLS_DIR : undefined,
             apiPasswordFile: LB_API_PASSWORD_PATH,
             restartKey: key,
+            addon: Boolean(addonPath),
           }),
         ),
         // Replaced (so re-run) exactly when one of these changes.
@@ -359,6 +368,7 @@ export class Balancer extends pulumi.ComponentResource {
           sha256(unit),
           m.instance.id,
           ...triggers,
+          addonSha256,
         ],
         addPreviousOutputInEnv: false,
       },

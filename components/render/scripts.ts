@@ -120,6 +120,12 @@ export function lbInstallScript(p: {
    * restarted. Defaults to none: always restart.
    */
   restartKey?: string;
+  /**
+   * Install the native data-path addon copied as `geoswarm-lb.node` beside the artifact. When
+   * false, one left by an earlier install is removed, so the service runs the JS path. Defaults
+   * to false.
+   */
+  addon?: boolean;
 }): string {
   const user = shq(p.user);
   const tlsFiles = (dir: string, prefix: string) => `sudo install -d -m 0750 -g ${user} ${shq(dir)}
@@ -136,6 +142,7 @@ put ${prefix}-key.pem ${shq(`${dir}/key.pem`)} -m 0640 -g ${user}
   const pingUrl = `${p.apiTlsDir ? "https" : "http"}://127.0.0.1:${p.apiPort}/ping`;
   const cacert = p.apiTlsDir ? ` --cacert ${shq(`${p.apiTlsDir}/ca.pem`)}` : "";
   const readySeconds = p.readySeconds ?? 60;
+  const addon = shq(`${p.installDir}/geoswarm-lb.node`);
   return `#!/bin/sh
 # Installs geoswarm-lb from the staging directory, restarts it (or reloads it when only its
 # servers changed) and waits for its API.
@@ -161,6 +168,7 @@ put() {
 sudo install -d -m 0755 ${shq(p.installDir)}
 sudo install -d -m 0750 -g ${user} "$(dirname ${shq(p.configPath)})"
 put geoswarm-lb.cjs ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -m 0644
+${p.addon ? `put geoswarm-lb.node ${addon} -m 0644` : `sudo rm -f ${addon}`}
 put config.toml ${shq(p.configPath)} -m 0640 -g ${user}
 ${password}put ${shq(p.unitName)} ${shq(`/etc/systemd/system/${p.unitName}`)} -m 0644
 ${tls}sudo ${shq(NODE_BIN)} ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -c ${shq(p.configPath)} --check

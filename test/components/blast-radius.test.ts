@@ -5,7 +5,7 @@
 // it: replacing all three Consul servers at once loses the Raft data, and what operators change
 // (versions, image, strategy, labels) is applied in place by steps after boot. docs/deploy.md
 // shows the table.
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { defaultArtifactPath } from "../../components/artifact";
@@ -121,6 +121,9 @@ const CHANGES: Change[] = [
       const copy = path.join(scratch(), "geoswarm-lb.cjs");
       copyFileSync(defaultArtifactPath(), copy);
       writeFileSync(copy, `${readFileSync(copy, "utf8")}\n// a new build\n`);
+      // A new build comes with its native addon (when built), as `npm run build:lb` makes them.
+      const addon = path.join(path.dirname(defaultArtifactPath()), "geoswarm-lb.node");
+      if (existsSync(addon)) copyFileSync(addon, path.join(path.dirname(copy), "geoswarm-lb.node"));
       vi.doMock("../../components/artifact", async (original) => ({
         ...(await original<typeof import("../../components/artifact")>()),
         defaultArtifactPath: () => copy,

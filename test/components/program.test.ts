@@ -3,7 +3,7 @@
 // graph for the 3-region stack, its security-group rules, secrets, user data, remote-command
 // triggers and the stack outputs.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -326,6 +326,7 @@ describe("after-boot steps (user data holds none of this)", () => {
 
 describe("balancer deployment", () => {
   const artifact = path.join(ROOT, "lb/dist/geoswarm-lb.cjs");
+  const addon = path.join(ROOT, "lb/dist/geoswarm-lb.node");
 
   it("copies the artifact, config, unit and docker client TLS with CopyToRemote into a staging dir", () => {
     const copies = byType("command:remote:CopyToRemote");
@@ -340,6 +341,8 @@ describe("balancer deployment", () => {
         "docker-cert.pem",
         "docker-key.pem",
         "geoswarm-lb.cjs",
+        // the native data-path addon, shipped when `npm run build:lb` built it (gcc)
+        ...(existsSync(addon) ? ["geoswarm-lb.node"] : []),
         "geoswarm-lb.service",
       ].map((f) => `/home/ubuntu/geoswarm-lb-staging/${f}`),
     );
@@ -372,7 +375,16 @@ describe("balancer deployment", () => {
     );
     // A new API password too (its file is read at start).
     expect(install.inputs.triggers[6]).toBe(sha256("pw-lb-api-password-0123456789abcdef"));
-    expect(install.inputs.triggers).toHaveLength(7);
+    // The native addon beside the artifact too (a marker when there is none: the JS path).
+    expect(install.inputs.triggers[7]).toBe(
+      existsSync(addon) ? sha256(readFileSync(addon)) : "no native addon",
+    );
+    expect(install.inputs.triggers).toHaveLength(8);
+    expect(install.inputs.create).toContain(
+      existsSync(addon)
+        ? "put geoswarm-lb.node '/opt/geoswarm-lb/geoswarm-lb.node' -m 0644"
+        : "sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node'",
+    );
     expect(install.inputs.create).toContain('sudo systemctl restart "$unit"');
     expect(install.inputs.create).toContain('sudo systemctl reload "$unit"');
     expect(install.inputs.create).toMatch(/^restart_key='[0-9a-f]{64}'$/m);

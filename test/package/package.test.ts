@@ -12,7 +12,7 @@
 // Installs use the repository lockfile's versions (each consumer's lockfile is seeded from it)
 // and npm's cache. platform and app are installed in parallel; composition has the same
 // dependencies as platform and shares its node_modules.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -239,6 +239,8 @@ describe("the packed tarball", () => {
       /^components\/.+\.ts$/,
       /^lb\/src\/config\/(types|workers)\.ts$/,
       /^lb\/dist\/(geoswarm-lb|config)\.cjs$/,
+      // The native data-path addon, when `prepare` (npm run build:lb) had gcc.
+      /^lb\/dist\/geoswarm-lb\.node$/,
     ];
     expect(listing.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     for (const f of [
@@ -262,6 +264,9 @@ describe("the packed tarball", () => {
           `${path.posix.join(path.posix.dirname(js), rel)}.js`,
         );
       }
+    }
+    if (spawnSync("gcc", ["--version"]).status === 0) {
+      expect(listing).toContain("lb/dist/geoswarm-lb.node");
     }
     expect(listing.some((f) => /^(test|bench|scripts|docs|examples)\//.test(f))).toBe(false);
     expect(listing.some((f) => /Pulumi\..*ya?ml$|^index\.ts$/.test(f))).toBe(false);
