@@ -13,7 +13,8 @@ import { request, waitFor } from "../support/net";
 const canRun = requireDocker("test/lb/providers/docker-labels-swarm.test.ts");
 let tb: Testbed;
 let lb: RunningLb;
-const PORT = 41000 + Math.floor(Math.random() * 200) * 10;
+// Below the ephemeral range (32768+), where a client socket could hold one.
+const PORT = 15000 + Math.floor(Math.random() * 400) * 10;
 
 beforeAll(async () => {
   if (!canRun) return;

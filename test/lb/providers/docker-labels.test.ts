@@ -8,6 +8,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfigText, validateConfig } from "../../../lb/src/config";
 import { type RunningLb, runLb } from "../../../lb/src/run";
@@ -25,7 +26,8 @@ let records: LogRecord[];
 const dir = mkdtempSync(join(tmpdir(), "labels-"));
 const statePath = join(dir, "state.json");
 // A range of its own, so test files running side by side never share a port.
-const FIRST = 40000 + Math.floor(Math.random() * 200) * 100;
+// Below the ephemeral range (32768+), where a client socket could hold one.
+const FIRST = 24000 + Math.floor(Math.random() * 80) * 100;
 const LAST = FIRST + 49;
 const P = (i: number) => FIRST + i;
 
@@ -229,6 +231,27 @@ describe.skipIf(!canRun)("docker-labels provider (real dockerd)", () => {
     );
     await tb.docker(1, "restart", "-t", "0", "web-b"); // more events, more fetches
     await servedWithin(P(2), "web-b", 5000);
+    // The dashboard lists them (real headless Chromium, as test/lb/api/dashboard.test.ts).
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
+    });
+    try {
+      const page = await browser.newPage({
+        httpCredentials: { username: AUTH.login, password: AUTH.password },
+      });
+      await page.goto(`${base}/dashboard`);
+      await page.waitForSelector('[data-refusal="container bad geoswarm.lb.balance"]', {
+        timeout: 5000,
+      });
+      const box = await page.textContent("#refusals");
+      expect(box).toContain("Refused labels (5)");
+      expect(box).toContain(`is used by server "file" (config file)`);
+      const heading = await page.textContent(`[data-server="docker-labels-${P(5)}"] h2`);
+      expect(heading).toContain("from docker-labels (read-only)");
+    } finally {
+      await browser.close();
+    }
     const logged = records.filter((r) =>
       r.msg.startsWith("docker labels: refused: container bad:"),
     );
