@@ -255,6 +255,12 @@ export function summarizeConfig(config: LbConfig): string {
   if (api.cors) apiExtras.push("cors");
   lines.push(api.enabled ? `api: ${api.bind} (${apiExtras.join(", ")})` : "api: disabled");
   lines.push(metrics.enabled ? `metrics: ${metrics.bind}` : "metrics: disabled");
+  const docker = config.providers.docker;
+  if (docker) {
+    lines.push(
+      `providers.docker: ${docker.endpoint}, labels ${docker.label_prefix}*, ports ${docker.port_range} on ${docker.listen_host}`,
+    );
+  }
   const names = Object.keys(config.servers).sort();
   lines.push(`servers: ${names.length}`);
   const rows = names.map((name) => {

@@ -423,6 +423,7 @@ export class Balancer {
         "shutdown",
         "state",
         "workers",
+        "providers",
       ] as const) {
         if (!sameJson(loaded.config[section], this._config[section])) {
           this.log.warn(
