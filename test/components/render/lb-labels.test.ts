@@ -70,11 +70,8 @@ function check(text: string): { status: number; out: string } {
 describe("geoswarm-lb config with labels", () => {
   it("matches its golden file", () => expectGolden("balancer/geoswarm-lb-labels.toml", toml));
 
-  it("has no [providers] section without labels (off by default)", () => {
+  it("points the provider at the manager over TLS with the balancer's Docker client files, and only with labels", () => {
     expect(renderBalancerConfig(balancerConfig(input))).not.toContain("providers");
-  });
-
-  it("points the provider at the manager over TLS with the balancer's Docker client files", () => {
     expect(parse(toml).providers).toEqual({
       docker: {
         endpoint: labels.endpoint,
@@ -104,6 +101,7 @@ describe("geoswarm-lb config with labels", () => {
   });
 
   it("passes `geoswarm-lb --check`", () => {
+    expect(toml).toContain("[providers.docker]");
     const r = check(toml);
     expect(r.out).toContain("configuration OK");
     expect(r.out).not.toContain("warning");
