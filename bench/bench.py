@@ -90,7 +90,7 @@ def workers_phase(res, d, runs, dur):
             for n in names:
                 x = measure.wrk(n, ps[n].pid, kind == 'short', dur, threads=2, pinned=False)
                 w[kind].setdefault(n, []).append(x)
-                log(f"workers {kind} {r} {n}: {x['rps']:.0f} req/s p99={x['p99_ms']:.2f}ms "
+                log(f"workers {kind} {r} {n}: {x['rps']:.0f} req/s p99={x['p99_ms']:.2f}ms max={x['max_ms']:.1f}ms "
                     f"cpu/10k={x['cpu_s_per_10k']:.3f}s cpu/req={x['cpu_us_per_req']:.1f}us")
     for n in names:
         procs.stop_named(n)
