@@ -156,6 +156,17 @@ export async function checkEnvironment(
         );
     }
   }
+  // The provider reads them at its first connection; a missing file would only show as a
+  // failing fetch after start, so --check says so first.
+  const docker = config.providers.docker;
+  for (const key of ["tls_cert_path", "tls_key_path", "tls_cacert_path"] as const) {
+    const path = docker?.[key];
+    const why = path ? readable(path) : undefined;
+    if (why)
+      errors.push(
+        `providers.docker.${key}: expected a readable file, got ${JSON.stringify(path)} (${why})`,
+      );
+  }
   const output = config.logging.output;
   if (output !== "stdout" && output !== "stderr") {
     const why = appendable(output);

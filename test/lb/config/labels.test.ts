@@ -1,8 +1,12 @@
 // Labels of the docker-labels provider and [providers.docker], read with the config file's own
 // validators (no Docker): every problem names the label, its value and what was expected.
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   ConfigError,
+  loadConfig,
   parseConfigText,
   parseLabels,
   validateConfig,
@@ -170,5 +174,20 @@ describe("[providers.docker]", () => {
     expect(() => validateDockerProvider({ endpoint: "unix:///run/docker.sock" })).toThrow(
       /providers\.docker\.port_range: required/,
     );
+  });
+
+  it("loading refuses TLS files that are not readable, naming the key", async () => {
+    const path = join(tmpdir(), `providers-${process.pid}.toml`);
+    writeFileSync(
+      path,
+      `[providers.docker]\nendpoint = "tcp://10.0.0.5:2376"\ntls_enabled = true\ntls_cacert_path = "/nonexistent/ca.pem"\nport_range = "20000-20999"\n`,
+    );
+    await expect(
+      loadConfig({ kind: "file", path, format: "toml" }, { envSubst: false }),
+    ).rejects.toMatchObject({
+      problems: [
+        'providers.docker.tls_cacert_path: expected a readable file, got "/nonexistent/ca.pem" (ENOENT)',
+      ],
+    });
   });
 });
