@@ -174,6 +174,14 @@ describe.skipIf(!canRun)("docker-labels provider (real dockerd)", () => {
       servers: Record<string, unknown>;
     };
     expect(Object.keys(state.servers)).toEqual(["api-taken"]);
+    // /dump keeps the section (so a saved dump rebuilds them) but not the label servers.
+    const dump = (await call(base, "GET", "/dump?format=json")).json as {
+      providers: { docker: { port_range: string } };
+      servers: Record<string, unknown>;
+    };
+    expect(dump.providers.docker.port_range).toBe(`${FIRST}-${LAST}`);
+    expect(Object.keys(dump.servers).sort()).toEqual(["api-taken", "file"]);
+    expect((await call(base, "GET", "/dump")).status).toBe(200);
     expect(await get(P(1))).toBe("web-a");
   });
 
