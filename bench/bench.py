@@ -3,6 +3,7 @@
 bulk throughput, idle-connection memory, p99; workers=N gain; control plane with 1,000 servers.
 
 usage: python3 bench/bench.py [--quick] [--runs N] [--dur S] [--only short,ka,bulk,idle,workers,control]
+                              [--targets haproxy,nginx,geoswarm,geoswarm-native,geoswarm-base]
                               [--no-docs] [--out FILE.json] [--render FILE.json]
 --quick: 1 run, 3 s wrk, 512M iperf3, 1,000 idle conns, 100 servers; does not touch docs/.
 Traffic goes only to 127.0.0.1; every process is started and stopped by PID here."""
@@ -17,7 +18,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import control, measure, procs, report, targets  # noqa: E402
 
-PINNED = ['haproxy', 'nginx', 'geoswarm']
+# geoswarm: the JS data path (GEOSWARM_LB_NATIVE=0); geoswarm-native: the addon (=1), only when
+# lb/dist/geoswarm-lb.node exists (the report then says it was skipped).
+PINNED = ['haproxy', 'nginx', 'geoswarm', 'geoswarm-native']
 
 
 def args():
@@ -118,10 +121,16 @@ def main():
            'command': ' '.join([f'{k}={os.environ[k]}' for k in ('BENCH_ARTIFACT', 'BENCH_BASELINE', 'BENCH_BASELINE_FLAGS')
                                 if os.environ.get(k)] + ['python3 bench/bench.py'] + sys.argv[1:]), 'load_before': procs.loadavg(),
            'versions': targets.versions(), 'short': {}, 'ka': {}, 'bulk': {}, 'idle': {}}
+    names = a.targets.split(',')
+    res['native'] = {'addon': os.path.relpath(targets.NATIVE_ADDON, targets.REPO), 'present': targets.have_native(),
+                     'requested': 'geoswarm-native' in names}
+    if 'geoswarm-native' in names and not res['native']['present']:
+        names.remove('geoswarm-native')
+        log(f"geoswarm-native skipped: no {targets.NATIVE_ADDON}")
     log(f"scratch {d}; load before: {res['load_before']}")
     try:
         targets.start_backends(d)
-        pinned_phase(res, d, kinds, runs, dur, size, idle_n, a.targets.split(','))
+        pinned_phase(res, d, kinds, runs, dur, size, idle_n, names)
         if 'workers' in kinds:
             workers_phase(res, d, runs, dur)
         if 'control' in kinds:

