@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { MAX_WORKERS, nodeSupportsWorkers } from "../lb/src/config/workers";
 import { documentationRange, publicKeyProblem } from "./config-traps";
-import { DOCKER_PUBLISHED_PORTS } from "./flows";
+import { LABELS_PORT_RANGE, labelRangeProblems, parsePortRange } from "./config-labels";
 import { DEFAULT_EIP_QUOTA, type InstanceTypeUse, staticArchitectureProblems } from "./placement";
 import {
   BALANCER_NAME,
@@ -103,16 +103,6 @@ const swarm = z.strictObject({
   image: z.string().min(1).default(DEFAULT_SWARM_IMAGE),
 });
 
-/** `"low-high"`, inclusive, as geoswarm-lb's `[providers.docker] port_range`. */
-const PORT_RANGE = /^(\d{1,5})-(\d{1,5})$/;
-
-/** Parses a validated `"low-high"` port range. */
-export function parsePortRange(range: string): [number, number] {
-  const m = PORT_RANGE.exec(range);
-  if (!m) throw new Error(`port range "${range}" is not "low-high"`);
-  return [Number(m[1]), Number(m[2])];
-}
-
 /**
  * Entry points from container labels (geoswarm-lb's `[providers.docker]`): off unless `enabled`.
  * Every field has a default, so `labels: { enabled: true }` is a whole configuration.
@@ -126,10 +116,10 @@ const labels = z.strictObject({
    */
   portRange: z
     .string()
-    .regex(PORT_RANGE, 'must be "low-high", inclusive, such as "20000-20999"')
+    .regex(LABELS_PORT_RANGE, 'must be "low-high", inclusive, such as "20000-20999"')
     .refine((r) => {
       // zod runs this after a failed regex too: that one reports the shape.
-      if (!PORT_RANGE.test(r)) return true;
+      if (!LABELS_PORT_RANGE.test(r)) return true;
       const [lo, hi] = parsePortRange(r);
       return lo >= 1 && hi <= 65535 && lo <= hi;
     }, "must have 1 <= low <= high <= 65535")
@@ -292,45 +282,6 @@ function keyPath(path: readonly PropertyKey[]): string {
 /** Ports the balancer host uses itself; entry points may not take them. */
 export const RESERVED_BALANCER_PORTS = [22, 8300, 8301, 8302, 8500, 18500] as const;
 
-/** geoswarm-lb's default `[metrics] bind` port: kept free for the day metrics are enabled. */
-export const LB_METRICS_PORT = 9284;
-
-/** What the labels' port range may not contain: the balancer's own ports and the entry points'. */
-function labelRangeProblems(spec: ClusterSpec): string[] {
-  const { enabled, portRange } = spec.balancer.labels;
-  if (!enabled) return [];
-  const [lo, hi] = parsePortRange(portRange);
-  const key = keyPath(["balancer", "labels", "portRange"]);
-  const problems: string[] = [];
-  const taken: [number, string][] = [
-    [22, "SSH"],
-    ...RESERVED_BALANCER_PORTS.filter((p) => p !== 22).map((p): [number, string] => [
-      p,
-      "the balancer's Consul agent and `consul` server",
-    ]),
-    [spec.balancer.apiPort, `the REST API (${keyPath(["balancer", "apiPort"])})`],
-    [LB_METRICS_PORT, "geoswarm-lb's metrics"],
-    ...spec.entryPoints.map((e, i): [number, string] => [
-      e.lbPort,
-      `entry point ${e.name} (${keyPath(["entryPoints", i, "lbPort"])})`,
-    ]),
-  ];
-  for (const [port, what] of taken) {
-    if (lo <= port && port <= hi) {
-      problems.push(
-        `${key}: "${portRange}" contains port ${port}, used by ${what}; expected a range without it`,
-      );
-    }
-  }
-  const [ephemeralLo, ephemeralHi] = DOCKER_PUBLISHED_PORTS;
-  if (lo <= ephemeralHi && ephemeralLo <= hi) {
-    problems.push(
-      `${key}: "${portRange}" overlaps ${ephemeralLo}-${ephemeralHi}, the kernel's ephemeral ports (Docker's published ports, the balancer's own outgoing connections); expected a range below ${ephemeralLo}, e.g. "20000-20999"`,
-    );
-  }
-  return problems;
-}
-
 function crossChecks(spec: ClusterSpec): string[] {
   const problems: string[] = [];
   const { workers, nodeVersion } = spec.balancer;
@@ -394,7 +345,7 @@ function crossChecks(spec: ClusterSpec): string[] {
       );
     }
   });
-  problems.push(...labelRangeProblems(spec));
+  problems.push(...labelRangeProblems(spec, keyPath, RESERVED_BALANCER_PORTS));
   if (problems.length === 0) {
     for (const [role, count] of Object.entries(rulesPerGroup(planFirewall(spec)))) {
       if (count > MAX_RULES_PER_GROUP) {
