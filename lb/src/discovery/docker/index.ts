@@ -39,7 +39,9 @@ export function dockerSource(cfg: DiscoveryConfig, log: Logger): DiscoverySource
   );
 
   const fetch = async (signal: AbortSignal): Promise<BackendSpec[]> => {
-    const manager = watch.mode(await client.get<DockerInfo>("/info", signal));
+    const manager = watch.needsInfo()
+      ? watch.mode(await client.get<DockerInfo>("/info", signal))
+      : watch.swarm;
     const dead = watch.deadIds();
     notes.begin();
     const [containers, tasks] = await Promise.all([

@@ -16,6 +16,12 @@ export const DOCKER_POLL_MS = 1000;
 export const TASK_BURST_POLL_MS = 100;
 /** How long the fast task polling lasts after such an event. */
 export const TASK_BURST_MS = 15_000;
+/**
+ * How long the endpoint's mode (engine or swarm manager) from GET /info is trusted: /info is the
+ * slowest call of a fetch (the daemon gathers its whole system state), and a node joins or leaves
+ * a swarm rarely.
+ */
+export const INFO_TTL_MS = 10_000;
 
 const CONTAINER_ACTIONS = new Set(["start", "die", "stop", "destroy", "pause", "unpause"]);
 /** How long a "die" event keeps a container out of the list (the engine catches up in ms). */
@@ -27,6 +33,7 @@ export class DockerWatchState {
   /** Container id → when its "die" event arrived. */
   private readonly dead = new Map<string, number>();
   private burstUntil = 0;
+  private infoAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** Whether a container event's attributes (its labels) concern this watcher. */
@@ -35,8 +42,14 @@ export class DockerWatchState {
     private readonly what: string,
   ) {}
 
+  /** Whether the endpoint's mode is unknown or older than INFO_TTL_MS (ask GET /info). */
+  needsInfo(): boolean {
+    return Date.now() - this.infoAt > INFO_TTL_MS;
+  }
+
   /** Records the endpoint's mode from GET /info; logs a change. Returns whether it is a manager. */
   mode(info: DockerInfo): boolean {
+    this.infoAt = Date.now();
     const manager = isSwarmManager(info);
     if (manager !== this.swarm) {
       this.log.info({ swarm_manager: manager }, `${this.what}: endpoint mode`);
@@ -56,6 +69,7 @@ export class DockerWatchState {
   relevant(e: DockerEvent): boolean {
     const type = e.Type ?? "";
     const action = e.Action ?? e.status ?? "";
+    if (type === "node") this.infoAt = Number.NEGATIVE_INFINITY;
     if (type === "service" || type === "node") {
       this.burstUntil = Date.now() + TASK_BURST_MS;
       return true;

@@ -159,7 +159,9 @@ export class DockerLabelsProvider implements ServerProvider {
 
   private async fetch(signal: AbortSignal): Promise<Snapshot> {
     try {
-      const swarm = this.watch.mode(await this.client.get<DockerInfo>("/info", signal));
+      const swarm = this.watch.needsInfo()
+        ? this.watch.mode(await this.client.get<DockerInfo>("/info", signal))
+        : this.watch.swarm;
       const opts = {
         prefix: this.cfg.label_prefix,
         filter: this.cfg.container_filter,
