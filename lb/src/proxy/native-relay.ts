@@ -53,6 +53,9 @@ export function addonPath(): string {
 }
 
 let chosen: DataPath | undefined;
+/** The addon, loaded at most once per thread (a Node-API addon cannot be unloaded). */
+let loaded: { addon: Addon | null; reason: string } | undefined;
+/** The addon when the chosen path is native: new pairs go to it. */
 let addon: Addon | null = null;
 const pairs = new Map<number, RelayPair>();
 const kNativeId = Symbol("geoswarm.nativeId");
@@ -76,39 +79,39 @@ function load(file: string): { addon: Addon | null; reason: string } {
 }
 
 /**
- * Chooses this thread's data path once (env GEOSWARM_LB_NATIVE and the addon). With a logger it
- * writes the one line that says which path runs and why. Throws when "1" asked for the addon and
- * it cannot be used.
+ * Chooses this thread's data path from GEOSWARM_LB_NATIVE and the addon, and with a logger writes
+ * the one line that says which path runs and why. Called by every Balancer start (a process has
+ * one; tests start several, some pinning a path); without a logger, the last choice stands.
+ * Throws when "1" asked for the addon and it cannot be used.
  */
 export function selectDataPath(log?: Logger): DataPath {
-  if (!chosen) {
-    const mode = process.env.GEOSWARM_LB_NATIVE ?? "";
-    const file = addonPath();
-    if (mode === "0") {
-      chosen = { kind: "js", reason: "GEOSWARM_LB_NATIVE=0" };
-    } else {
-      const r = load(file);
-      addon = r.addon;
-      chosen = { kind: addon ? "native" : "js", reason: r.reason, file };
-      if (!addon && mode === "1") {
-        chosen = undefined;
-        throw new Error(
-          `GEOSWARM_LB_NATIVE=1 but the native data path is unavailable: ${r.reason}`,
-        );
-      }
+  if (chosen && !log) return chosen;
+  const mode = process.env.GEOSWARM_LB_NATIVE ?? "";
+  const file = addonPath();
+  if (mode === "0") {
+    chosen = { kind: "js", reason: "GEOSWARM_LB_NATIVE=0" };
+    addon = null;
+  } else {
+    loaded ??= load(file);
+    if (!loaded.addon && mode === "1") {
+      throw new Error(
+        `GEOSWARM_LB_NATIVE=1 but the native data path is unavailable: ${loaded.reason}`,
+      );
     }
-    if (log) {
-      const msg = chosen.kind === "native" ? "data path: native (splice)" : "data path: JS";
-      log.info({ data_path: chosen.kind, reason: chosen.reason }, msg);
-    }
+    addon = loaded.addon;
+    chosen = { kind: addon ? "native" : "js", reason: loaded.reason, file };
+  }
+  if (log) {
+    const msg = chosen.kind === "native" ? "data path: native (splice)" : "data path: JS";
+    log.info({ data_path: chosen.kind, reason: chosen.reason }, msg);
   }
   return chosen;
 }
 
-/** Pairs the addon took over and its totals; null on the JS path. */
+/** Pairs the addon took over (ever, and open now); null when no addon was loaded. */
 export function nativeCounters(): { relayed: number; active: number; fallbacks: number } | null {
-  if (!addon) return null;
-  return { ...addon.counters(), fallbacks };
+  if (!loaded?.addon) return null;
+  return { ...loaded.addon.counters(), fallbacks };
 }
 
 function fdOf(socket: Socket): number {
@@ -164,13 +167,13 @@ export function relayNatively(
 export function destroyNative(pair: RelayPair): boolean {
   const id = (pair as NativePair)[kNativeId];
   if (id === undefined) return false;
-  if (id !== 0) addon?.destroy(id);
+  if (id !== 0) loaded?.addon?.destroy(id);
   return true;
 }
 
 function collect(): void {
-  if (!addon) return;
-  const batch = addon.collect();
+  const batch = loaded?.addon?.collect();
+  if (!batch) return;
   for (let i = 0; i < batch.length; i += 3) {
     const pair = pairs.get(batch[i] as number);
     if (!pair) continue;
@@ -189,7 +192,7 @@ function onNativeClosed(id: number, tx: number, rx: number, _reason: number): vo
   if (pairs.size === 0) {
     clearInterval(collector);
     collector = undefined;
-    addon?.unref();
+    loaded?.addon?.unref();
   }
   pair.onRelayClosed();
 }

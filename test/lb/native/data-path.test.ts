@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "no
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { addonPath, nativeCounters, selectDataPath } from "../../../lb/src/proxy/native-relay";
 import { startBalancer } from "../support/balancer";
 import { ARTIFACT, NODE22, startLbProcess } from "../support/lb-process";
@@ -101,6 +101,33 @@ describe.skipIf(forcedJs)("native data path in the balancer", () => {
       );
       expect(Date.now() - t0).toBeLessThan(1200);
       expect(nativeCounters()?.active).toBe(1);
+    },
+  );
+
+  it.skipIf(!existsSync(addonPath()))(
+    "GEOSWARM_LB_NATIVE=0 pins the JS path for the balancers started under it",
+    async () => {
+      const port = await echoBackend();
+      const relayedThrough = async (): Promise<number> => {
+        const lb = await startBalancer(config(port));
+        cleanups.push(() => lb.stop(0));
+        const before = nativeCounters()?.relayed ?? 0;
+        const socket = net.connect(lb.port("web"), "127.0.0.1");
+        let got = "";
+        socket.on("data", (d) => (got += d));
+        socket.end("ping");
+        await waitFor(() => got === "ping", 5000, "echo");
+        socket.destroy();
+        return (nativeCounters()?.relayed ?? 0) - before;
+      };
+      vi.stubEnv("GEOSWARM_LB_NATIVE", "0");
+      try {
+        expect(await relayedThrough()).toBe(0);
+        expect(selectDataPath().kind).toBe("js");
+      } finally {
+        vi.unstubAllEnvs();
+      }
+      expect(await relayedThrough()).toBe(1);
     },
   );
 

@@ -3,7 +3,7 @@
 // client read paths (onread, and the 'data' events fallback).
 import { createHash } from "node:crypto";
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { probeAcceptedOnread } from "../../../lb/src/proxy/accepted-read";
 import { setClientOnread } from "../../../lb/src/proxy/tcp";
 import { startBalancer } from "../support/balancer";
@@ -50,6 +50,9 @@ describe("accepted sockets with onread (semi-internal Node API)", () => {
   });
 
   it("the balancer re-wraps admitted clients when the probe passed", async () => {
+    // JS sockets while relaying: the native data path would hand them over and close them.
+    vi.stubEnv("GEOSWARM_LB_NATIVE", "0");
+    cleanups.push(async () => void vi.unstubAllEnvs());
     setClientOnread(undefined); // probe for real
     const echo = await tcpServer((s) => {
       s.on("data", (d) => s.write(d));
