@@ -150,7 +150,15 @@ export function relayNatively(
     prefix = Buffer.concat(chunks);
     pair.onTx(prefix.length);
   }
-  const id = addon.relay(cfd, bfd, clientIdleMs, backendIdleMs, prefix);
+  let id: number;
+  try {
+    id = addon.relay(cfd, bfd, clientIdleMs, backendIdleMs, prefix);
+  } catch {
+    // e.g. out of descriptors for the duplicates: this pair stays in JS, bytes read so far first.
+    if (prefix) upstream.write(prefix);
+    fallbacks++;
+    return false;
+  }
   (pair as NativePair)[kNativeId] = id;
   pairs.set(id, pair);
   if (!collector) collector = setInterval(collect, COLLECT_MS).unref();
