@@ -105,6 +105,26 @@ describe.skipIf(forcedJs)("native data path in the balancer", () => {
   );
 
   it.skipIf(!existsSync(addonPath()))(
+    "a backend's reset closes the client too and releases the pair",
+    async () => {
+      const backend = await tcpServer((s) => s.on("data", () => s.resetAndDestroy()));
+      cleanups.push(() => backend.close());
+      const lb = await startBalancer(config(backend.port));
+      cleanups.push(() => lb.stop(0));
+      const before = nativeCounters()?.relayed ?? 0;
+      const socket = net.connect(lb.port("web"), "127.0.0.1");
+      socket.on("error", () => {});
+      const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+      socket.write("reset me");
+      await closed;
+      await waitFor(() => lb.server("web").stats().active_connections === 0, 3000, "release");
+      expect(lb.server("web").stats().backends[0].stats.active_connections).toBe(0);
+      expect(nativeCounters()?.relayed).toBe(before + 1);
+      expect(nativeCounters()?.active).toBe(0);
+    },
+  );
+
+  it.skipIf(!existsSync(addonPath()))(
     "GEOSWARM_LB_NATIVE=0 pins the JS path for the balancers started under it",
     async () => {
       const port = await echoBackend();
