@@ -162,6 +162,14 @@ export class Balancer {
     return this.opts.workers?.syncTotals() ?? Promise.resolve();
   }
 
+  /** `server`'s open client connections per data-plane thread: [main, worker 1, …] (syncStats first). */
+  threadConnections(server: Server): number[] {
+    return [
+      server.counters.activeConnections,
+      ...(this.opts.workers?.threadConnections(server) ?? []),
+    ];
+  }
+
   private refreshConfig(): void {
     const servers: Record<string, ServerConfig> = {};
     for (const [name, s] of this.servers) servers[name] = s.config;

@@ -43,6 +43,19 @@ function perBackend(b: Balancer, f: (backend: Backend) => number): Sample[] {
 
 const FAMILIES: Family[] = [
   {
+    name: "geoswarm_lb_thread_connections",
+    help: "Client connections open on each data-plane thread (0 = main; workers > 1: the kernel's SO_REUSEPORT spread)",
+    type: "gauge",
+    labelNames: ["server", "thread"],
+    read: (b) =>
+      [...b.servers].flatMap(([name, s]) =>
+        b.threadConnections(s).map((value, thread) => ({
+          labels: { server: name, thread: String(thread) },
+          value,
+        })),
+      ),
+  },
+  {
     name: "geoswarm_lb_server_failed",
     help: "1 for a server from the state file that could not start (see GET /servers/:name)",
     type: "gauge",

@@ -30,7 +30,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const EMPTY_TOTALS: ServerTotals = { rx: 0, tx: 0, backends: {} };
+const EMPTY_TOTALS: ServerTotals = { rx: 0, tx: 0, active: 0, backends: {} };
 
 /** A server's slots, and the slots it removed that no published list has dropped yet. */
 interface SlotRecord {
@@ -204,6 +204,16 @@ export class WorkerPool implements WorkerLink {
         this.syncing = undefined;
       });
     return this.syncing;
+  }
+
+  /**
+   * `server`'s open client connections on each worker thread (thread 1..N-1), as of the last
+   * syncTotals(); empty for a server the workers do not run (UDP). SO_REUSEPORT hashes each
+   * connection to a thread, so an uneven split shows here.
+   */
+  threadConnections(server: Server): number[] {
+    if (!this.onWorkers.has(server.id)) return [];
+    return this.lastTotals.map((totals) => totals.get(server.id)?.active ?? 0);
   }
 
   /** Stops the worker threads (their servers must have been stopped first). */

@@ -10,6 +10,8 @@ export type BackendTotals = [number, number, number, number];
 export interface ServerTotals {
   rx: number;
   tx: number;
+  /** Client connections open on this thread now (not cumulative): the kernel's spread. */
+  active: number;
   /** `${key}#${slot}` → totals. */
   backends: Record<string, BackendTotals>;
 }

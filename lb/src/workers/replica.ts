@@ -83,7 +83,12 @@ export function runReplica(init: WorkerInit): void {
               b.txBytes,
             ];
           }
-          out[id] = { rx: server.counters.rxTotal, tx: server.counters.txTotal, backends };
+          out[id] = {
+            rx: server.counters.rxTotal,
+            tx: server.counters.txTotal,
+            active: server.counters.activeConnections,
+            backends,
+          };
         }
         reply({ t: "totals", request: msg.request, servers: out });
         return;
