@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import measure, procs, targets  # noqa: E402
 
 PATTERNS = {'rps': r'Requests/sec:\s+([\d.]+)', 'requests': r'(\d+) requests in',
-            'max': r'Latency\s+\S+\s+\S+\s+(\S+)', 'p50': r'50%\s+(\S+)', 'p99': r'99%\s+(\S+)'}
+            'max': r'Latency\s+\S+\s+\S+\s+(\S+)', 'p50': r'\n\s+50%\s+(\S+)',
+            'p99': r'\n\s+99%\s+(\S+)'}
 
 
 def run(name, pid, pause):
@@ -43,6 +44,8 @@ def run(name, pid, pause):
 
 
 def main():
+    # A SIGTERM (e.g. from `timeout`) must still stop the backends and proxies started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = (sys.argv[1] if len(sys.argv) > 1 else 'geoswarm-n22,geoswarm-w2').split(',')
     pauses = [float(p) for p in (sys.argv[2] if len(sys.argv) > 2 else '0,0.6,0.25,0').split(',')]
     d = tempfile.mkdtemp(prefix='geoswarm-stall-')
