@@ -122,7 +122,10 @@ def main():
                                 if os.environ.get(k)] + ['python3 bench/bench.py'] + sys.argv[1:]), 'load_before': procs.loadavg(),
            'versions': targets.versions(), 'short': {}, 'ka': {}, 'bulk': {}, 'idle': {}}
     names = a.targets.split(',')
-    res['native'] = {'addon': os.path.relpath(targets.NATIVE_ADDON, targets.REPO), 'present': targets.have_native(),
+    addon = os.path.relpath(targets.NATIVE_ADDON, targets.REPO)
+    if addon.startswith('..'):  # BENCH_ARTIFACT outside the repository
+        addon = 'geoswarm-lb.node next to $BENCH_ARTIFACT'
+    res['native'] = {'addon': addon, 'present': targets.have_native(),
                      'requested': 'geoswarm-native' in names}
     if 'geoswarm-native' in names and not res['native']['present']:
         names.remove('geoswarm-native')

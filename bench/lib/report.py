@@ -232,15 +232,21 @@ backends (nginx serving 12 bytes over HTTP, `iperf3 -s`, and a Node sink holding
 Every feature of geoswarm-lb's data path stays on: leastconn election, access rules
 (`default = "deny"`, `allow 127.0.0.0/8`), client/backend idle timeouts, connect timeout, retries,
 `max_connections`, per-server and per-backend byte counters, the REST API and Prometheus metrics.
-HAProxy and nginx get the same timeouts and the same source-address rule.
+HAProxy and nginx get the same timeouts and the same source-address rule. geoswarm-lb runs twice,
+from the same artifact: "JS" forces the JavaScript relay (`GEOSWARM_LB_NATIVE=0`), "native" the
+splice() addon `lb/dist/geoswarm-lb.node` (`GEOSWARM_LB_NATIVE=1`; left out, with a line saying
+so, when the addon was not built).
 
-Method (that of `/work/shared/reference/perf-anchors.md`): each proxy runs alone on CPU 0 with one
-thread or process (`taskset -c 0`); wrk, the backends, iperf3 and the idle clients run on CPU 1. Proxy
-CPU is utime+stime of the proxy's process tree from `/proc/<pid>/stat`, read right before and after each
-load run; it excludes softirq work the kernel does for loopback TCP, so it is a lower bound, the same
-kind for every proxy. Targets are interleaved inside each repetition; numbers are medians of the runs.
-Short connections: `wrk -t1 -c50 --latency -H 'Connection: close'` (one client and one backend TCP
-connection per request). Keep-alive: the same without the header. Bulk: `iperf3 -P 1` through the
-proxy. Idle memory: a fresh proxy process, then 5,000 idle client connections (10,000 sockets in the
-proxy); RSS growth divided by 5,000. Machines are shared and noisy: ratios measured in the same run
-are the numbers to quote, not absolute values."""
+Method: one core per role, so that the proxy's CPU can be read without the load generator's.
+Each proxy runs alone on CPU 0 with one thread or process (`taskset -c 0`); wrk, the backends,
+iperf3 and the idle clients run on CPU 1. Proxy CPU is utime+stime of the proxy's process tree from
+`/proc/<pid>/stat`, read right before and after each load run; it excludes softirq work the kernel
+does for loopback TCP, so it is a lower bound, the same kind for every proxy. Targets are
+interleaved inside each repetition, so run i of every target was measured under the same
+background load; numbers are medians of the runs, and bulk rows also give the extremes and every
+run. Short connections: `wrk -t1 -c50 --latency -H 'Connection: close'` (one client and one
+backend TCP connection per request). Keep-alive: the same without the header. Bulk: `iperf3 -P 1`
+through the proxy, client → backend (upload) and backend → client (`-R`, download). Idle memory: a
+fresh proxy process, then 5,000 idle client connections (10,000 sockets in the proxy); RSS growth
+divided by 5,000. Machines are shared and noisy: ratios measured in the same run are the numbers
+to quote, not absolute values."""
