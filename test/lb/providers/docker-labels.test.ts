@@ -6,6 +6,7 @@
 // read-only to the API and never in the state file. The restart of the built artifact is at the
 // end (it rebuilds the servers from Docker).
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -270,6 +271,39 @@ describe.skipIf(!canRun)("docker-labels provider (real dockerd)", () => {
     const t1 = Date.now();
     while (Date.now() - t1 < 5000 && (await refusals()).length > 0) await sleep(50);
     expect(await refusals()).toEqual([]);
+  });
+
+  it("a port published on the node's loopback is refused by name, never served from the balancer's own loopback", async () => {
+    // What the balancer's own host answers on 127.0.0.1 at that port (its Consul agent, say).
+    const own = createServer((sock) => sock.end("HTTP/1.0 200 OK\r\n\r\nown-host\n"));
+    await new Promise<void>((resolve) => own.listen(0, "127.0.0.1", resolve));
+    const ownPort = (own.address() as AddressInfo).port;
+    try {
+      await tb.docker(1, ...httpd("loop", { port: String(P(7)) }, "-p", `127.0.0.1:${ownPort}:80`));
+      let mine: Refused | undefined;
+      const t0 = Date.now();
+      while (Date.now() - t0 < 5000 && !mine) {
+        mine = (await refusals()).find((r) => r.name === "loop");
+        if (!mine) await sleep(50);
+      }
+      expect(mine).toEqual({
+        source: "container",
+        name: "loop",
+        label: "geoswarm.lb.target",
+        value: `127.0.0.1:${ownPort}`,
+        problem: `expected port 80 published on an address the balancer reaches the container at; container loop publishes it on 127.0.0.1:${ownPort}, which is loopback (the balancer's own host, not the container's)`,
+        port: P(7),
+      });
+      expect(lb.balancer.servers.has(`docker-labels-${P(7)}`)).toBe(false);
+      expect(await get(P(7))).not.toBe("own-host");
+      expect(await get(P(1))).toBe("web-a");
+      await tb.docker(1, "rm", "-f", "loop");
+      const t1 = Date.now();
+      while (Date.now() - t1 < 5000 && (await refusals()).length > 0) await sleep(50);
+      expect(await refusals()).toEqual([]);
+    } finally {
+      own.close();
+    }
   });
 
   it("the last container going drains: the listener stays open for drain_grace (a replacement re-uses it), then closes", async () => {

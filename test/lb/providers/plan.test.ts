@@ -130,4 +130,44 @@ describe("docker-labels plan", () => {
       "udp geoswarm.lb.protocol=udp: port 20080 is served with other settings (protocol tcp, from container first; this one asks for udp): use the same labels or another port",
     ]);
   });
+
+  it("refuses a port published on loopback (of a remote node), link-local or 0.0.0.0, naming the address", () => {
+    const at = (name: string, host: string, pub: number): Candidate => {
+      const c = container(name, { port: "20090" }, [[80, pub]]);
+      c.instances[0].ports[0].host = host;
+      return c;
+    };
+    const candidates = [
+      at("consul", "127.0.0.1", 18500),
+      at("v6", "[::1]", 18501),
+      at("mapped", "[::ffff:127.0.0.1]", 18502),
+      at("meta", "169.254.169.254", 80),
+      at("any", "0.0.0.0", 18503),
+      at("fine", "10.0.0.2", 32001),
+    ];
+    const p = plan(candidates, CTX);
+    expect(p.servers.get(20090)?.config.discovery.static_list).toEqual(["10.0.0.2:32001"]);
+    expect(p.refusals.map((r) => `${r.name} ${r.label}=${r.value}`)).toEqual([
+      "consul geoswarm.lb.target=127.0.0.1:18500",
+      "v6 geoswarm.lb.target=[::1]:18501",
+      "mapped geoswarm.lb.target=[::ffff:127.0.0.1]:18502",
+      "meta geoswarm.lb.target=169.254.169.254:80",
+      "any geoswarm.lb.target=0.0.0.0:18503",
+    ]);
+    expect(p.refusals[0]).toMatchObject({
+      source: "container",
+      port: 20090,
+      problem:
+        "expected port 80 published on an address the balancer reaches the container at; container consul publishes it on 127.0.0.1:18500, which is loopback (the balancer's own host, not the container's)",
+    });
+    // Behind a local endpoint (unix socket), loopback is the container's own binding.
+    const local = plan(candidates, { ...CTX, localEndpoint: true });
+    expect(local.refusals.map((r) => r.name)).toEqual(["meta", "any"]);
+    expect(local.servers.get(20090)?.backends.map((b) => `${b.host}:${b.port}`)).toEqual([
+      "[::1]:18501",
+      "[::ffff:127.0.0.1]:18502",
+      "10.0.0.2:32001",
+      "127.0.0.1:18500",
+    ]);
+  });
 });

@@ -6,6 +6,8 @@
 //     host = the value of docker_container_host_env_var in the container's environment (one
 //     inspect per container, only when the key is set), else the entry's IP when it is a real
 //     address (classic Swarm reports the node's IP there), else the endpoint's host.
+//   An address that is link-local, unspecified, or loopback behind a remote endpoint is skipped
+//   with a line (forbiddenBackendHost): it would be the balancer's own host or the metadata service.
 //   sni = container label "sni"; weight 1, priority 1; duplicates (IPv4 + IPv6 wildcard entries,
 //   tcp + udp) are merged. Containers whose healthcheck says "starting" or "unhealthy" are left out
 //   until it says "healthy"; paused containers are left out. Containers for which a "die" event
@@ -13,7 +15,14 @@
 //   "die" before it marks the container stopped, so a list fetched right after the event can
 //   still show it. Swarm-mode task containers are skipped here when the swarm mapping
 //   (swarm.ts) covers them.
-import { bracketHost, isIpLiteral, isWildcardHost } from "../../config";
+import {
+  bracketHost,
+  isIpLiteral,
+  isLoopbackHost,
+  isWildcardHost,
+  unbracketHost,
+} from "../../config";
+import { isLinkLocalOrMetadata } from "../../config/address";
 import type { BackendSpec } from "../../config/types";
 import type { Notes } from "../notes";
 import type { DockerClient } from "./client";
@@ -62,6 +71,31 @@ export async function listContainers(
   return list;
 }
 
+/** True when the Docker endpoint is on the balancer's own host (a unix socket or a loopback host). */
+export function isLocalEndpoint(client: DockerClient): boolean {
+  return client.endpoint.target.socketPath !== undefined || isLoopbackHost(client.endpoint.host);
+}
+
+/**
+ * Why the balancer must not dial `host` as a backend that a container, task or node reported, or
+ * undefined when it may. A container published on 127.0.0.1 of a remote node would otherwise
+ * become 127.0.0.1 of the balancer (its own Consul agent, API, metrics) served on a public port;
+ * link-local holds the cloud metadata service; 0.0.0.0 and :: reach the balancer itself.
+ * Loopback is allowed only when the endpoint is local, where it is the container's own binding.
+ */
+export function forbiddenBackendHost(host: string, localEndpoint: boolean): string | undefined {
+  const h = unbracketHost(host);
+  if (!localEndpoint && isLoopbackHost(h)) {
+    return "loopback (the balancer's own host, not the container's)";
+  }
+  if (isLinkLocalOrMetadata(h)) {
+    return isWildcardHost(h)
+      ? "unspecified (the balancer's own host)"
+      : "link-local or cloud metadata";
+  }
+  return undefined;
+}
+
 /** The address a published port entry is reached at (see the header). */
 export function publishedHost(client: DockerClient, ip: string | undefined): string {
   return ip && !isWildcardHost(ip) && isIpLiteral(ip) ? bracketHost(ip) : client.endpoint.host;
@@ -100,6 +134,14 @@ export async function containerBackends(
     if (opts.hostEnvVar) envHost = await hostFromEnv(client, c.Id, opts.hostEnvVar, signal);
     for (const p of published) {
       const host = envHost ?? publishedHost(client, p.IP);
+      const forbidden = forbiddenBackendHost(host, isLocalEndpoint(client));
+      if (forbidden) {
+        notes.note(
+          { container: name, address: host, port: p.PublicPort },
+          `docker discovery: container port is published on a ${forbidden} address; skipped`,
+        );
+        continue;
+      }
       out.push({
         host,
         port: p.PublicPort as number,

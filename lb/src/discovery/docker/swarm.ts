@@ -7,10 +7,13 @@
 //   Only tasks in state "running" on nodes in state "ready" count. A task whose port is published
 //   through the ingress routing mesh has no per-task port and is skipped with a debug line.
 //   sni = service label "sni", else container label "sni".
+//   A node address that is link-local or unspecified, or loopback behind a remote endpoint, is
+//   skipped (containers.ts, forbiddenBackendHost).
 import { bracketHost, isWildcardHost } from "../../config";
 import type { BackendSpec } from "../../config/types";
 import type { Notes } from "../notes";
 import { type DockerClient, labelMatches } from "./client";
+import { forbiddenBackendHost, isLocalEndpoint } from "./containers";
 
 export interface Service {
   ID: string;
@@ -125,6 +128,14 @@ export async function taskBackends(
       continue;
     }
     const host = nodeHost(client, node);
+    const forbidden = forbiddenBackendHost(host, isLocalEndpoint(client));
+    if (forbidden) {
+      notes.note(
+        { ...where, node: node.Description?.Hostname ?? t.NodeID, address: host },
+        `docker discovery: task's node has a ${forbidden} address; skipped`,
+      );
+      continue;
+    }
     const sni =
       service.Spec?.Labels?.sni ?? service.Spec?.TaskTemplate?.ContainerSpec?.Labels?.sni ?? "";
     for (const p of ports) {

@@ -11,6 +11,8 @@
 //   not, the settings the running server already has win (a late or mistaken container never
 //   takes a serving port over); with no server yet, the oldest member's settings win. The others
 //   are refused, naming the first label that differs.
+// - A published port at an address the balancer must not dial (loopback of a remote node, which
+//   would be the balancer's own host; link-local; 0.0.0.0) is refused, naming its address.
 import {
   formatBackendLine,
   type LabelOptions,
@@ -20,6 +22,7 @@ import {
 } from "../../config";
 import type { BackendSpec, Protocol, ServerConfig } from "../../config/types";
 import type { Refusal } from "../../core/provided";
+import { forbiddenBackendHost } from "../../discovery/docker/containers";
 
 /** One published port of an instance. */
 export interface PublishedPort {
@@ -61,6 +64,11 @@ export interface PlanContext {
   portUser: (port: number) => string | undefined;
   /** The settings of the server each port is served with now (its static list ignored). */
   current: (port: number) => ServerConfig | undefined;
+  /**
+   * The Docker endpoint is on the balancer's host (unix socket, loopback): a port published on
+   * loopback is then the container's own. Default false: such a port is refused.
+   */
+  localEndpoint?: boolean;
 }
 
 interface Member {
@@ -103,6 +111,7 @@ function backendsOf(
   c: Candidate,
   req: LabelRequest,
   prefix: string,
+  localEndpoint: boolean,
   refuse: (label: string, value: string, problem: string) => void,
 ): BackendSpec[] {
   const out: BackendSpec[] = [];
@@ -133,6 +142,15 @@ function backendsOf(
       continue;
     }
     for (const p of published) {
+      const forbidden = forbiddenBackendHost(p.host, localEndpoint);
+      if (forbidden) {
+        refuse(
+          `${prefix}target`,
+          `${p.host}:${p.publicPort}`,
+          `expected port ${target} published on an address the balancer reaches the container at; ${inst.name} publishes it on ${p.host}:${p.publicPort}, which is ${forbidden}`,
+        );
+        continue;
+      }
       out.push({
         host: p.host,
         port: p.publicPort,
@@ -171,7 +189,9 @@ export function plan(candidates: Candidate[], ctx: PlanContext): Plan {
       continue;
     }
     const req = parsed.request;
-    const backends = backendsOf(c, req, prefix, (l, v, p) => refuse(l, v, p, req.port));
+    const backends = backendsOf(c, req, prefix, ctx.localEndpoint ?? false, (l, v, p) =>
+      refuse(l, v, p, req.port),
+    );
     if (backends.length === 0) continue;
     const user = ctx.portUser(req.port);
     if (user) {

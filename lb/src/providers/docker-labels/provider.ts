@@ -15,6 +15,7 @@ import type { ProviderStatus, Refusal, ServerOrigin, ServerProvider } from "../.
 import { refusalText } from "../../core/provided";
 import { DISCOVERY_RETRY_MS } from "../../discovery";
 import { DockerClient, dockerEndpoint } from "../../discovery/docker/client";
+import { isLocalEndpoint } from "../../discovery/docker/containers";
 import type { DockerInfo } from "../../discovery/docker/swarm";
 import { DockerWatchState } from "../../discovery/docker/watch";
 import { DiscoveryRunner } from "../../discovery/runner";
@@ -211,6 +212,7 @@ export class DockerLabelsProvider implements ServerProvider {
         defaults: this.host.defaults,
       },
       portUser: (port) => this.host.portUser(port),
+      localEndpoint: isLocalEndpoint(this.client),
       current: (port) => {
         const cfg = existing.get(serverName(port));
         // A draining server's settings no longer bind anyone: a replacement may change them.
