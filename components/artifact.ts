@@ -26,12 +26,6 @@ export function packageRoot(from: string = __dirname): string {
 
 export const defaultArtifactPath = (): string => path.join(packageRoot(), LB_ARTIFACT);
 
-/** The addon beside `artifactPath`, or undefined when it was not built (no gcc: the JS path). */
-export function addonBeside(artifactPath: string): string | undefined {
-  const file = path.join(path.dirname(artifactPath), ADDON_FILE);
-  return existsSync(file) ? file : undefined;
-}
-
 export const sha256 = (data: string | Buffer): string =>
   createHash("sha256").update(data).digest("hex");
 

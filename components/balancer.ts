@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { nodeSupportsWorkers } from "../lb/src/config/workers";
 import type { ElasticAddress } from "./addresses";
-import { ADDON_FILE, addonBeside, defaultArtifactPath, fileSha256, sha256 } from "./artifact";
+import { defaultArtifactPath, fileSha256, sha256 } from "./artifact";
 import type { ConsulCluster } from "./consul";
 import {
   createMachine,
@@ -14,6 +14,7 @@ import {
   type SshArgs,
   sshConnection,
 } from "./machine";
+import { type NativeDataPath, planNativeDataPath } from "./native-data-path";
 import type { RegionNetwork } from "./network";
 import { BALANCER_NAME } from "./plan";
 import { balancerUserData, CONSUL_SERVERS_SCRIPT } from "./render/cloudinit";
@@ -25,6 +26,7 @@ import {
   installNodeScript,
   lbInstallScript,
   NODE_BIN,
+  stagedAddonFile,
 } from "./render/scripts";
 import { LB_STATE_DIRECTORY, lbUnit } from "./render/systemd";
 import type { DockerCa } from "./tls";
@@ -57,9 +59,19 @@ export interface BalancerArgs {
   nodeSha256?: string;
   /**
    * Path of the built balancer. Defaults to `lb/dist/geoswarm-lb.cjs` in the geoswarm package.
-   * The native data-path addon `geoswarm-lb.node` beside it, when built, is shipped with it.
+   * The native data-path addon `geoswarm-lb.node` beside it is shipped with it (`nativeDataPath`).
    */
   artifactPath?: string;
+  /**
+   * geoswarm-lb's data path on the host (GEOSWARM_LB_NATIVE in its unit): "auto" ships the native
+   * addon (lb/native, `npm run build:lb` with gcc) when it was built and the balancer uses it when
+   * it loads, else the JS path, with a warning at preview when there is none to ship; "required"
+   * fails at preview without a built addon and makes the balancer exit at start-up if it cannot
+   * load it; "off" runs the JS path and removes the addon from the host. Defaults to "auto": the
+   * native path is the measured faster one, and a machine without gcc can still deploy (a host that
+   * has the addon of the same sources keeps it).
+   */
+  nativeDataPath?: NativeDataPath;
   /** Lowest port the balancer will bind (entry points); below 1024 grants CAP_NET_BIND_SERVICE. Defaults to 1024. */
   lowestPort?: number;
   /** Pre-allocated Elastic IP. Defaults to a new EIP owned by the balancer. */
@@ -183,9 +195,10 @@ export class Balancer extends pulumi.ComponentResource {
     this.apiUser = args.apiUser ?? "geoswarm";
     const artifactPath = args.artifactPath ?? defaultArtifactPath();
     this.artifactSha256 = fileSha256(artifactPath);
-    // The native data path (lb/native): beside the artifact on the host too, or removed there.
-    const addonPath = addonBeside(artifactPath);
-    const addonSha256 = addonPath ? fileSha256(addonPath) : "no native addon";
+    // The native data path (lb/native): keyed on the addon's identity, not its bytes (see
+    // planNativeDataPath), so which machine runs pulumi restarts nothing.
+    const native = planNativeDataPath(name, args.nativeDataPath ?? "auto", artifactPath);
+    if (native.warning) pulumi.log.warn(native.warning, this);
     const address = args.address ?? ownAddress(name, args.network.awsRegion, this);
 
     const password = new random.RandomPassword(
@@ -256,6 +269,7 @@ export class Balancer extends pulumi.ComponentResource {
       // A label's port is bound like an entry point's: the range's start counts too.
       lowestPort: Math.min(args.lowestPort ?? 1024, labelsLowestPort),
       stateDirectory: LB_STATE_DIRECTORY,
+      native: native.env,
     });
 
     const user = args.ssh.user ?? "ubuntu";
@@ -289,7 +303,9 @@ export class Balancer extends pulumi.ComponentResource {
         "config.toml",
       ),
       copy("unit", new pulumi.asset.StringAsset(unit), LB_UNIT),
-      ...(addonPath ? [copy("addon", new pulumi.asset.FileAsset(addonPath), ADDON_FILE)] : []),
+      ...(native.file
+        ? [copy("addon", new pulumi.asset.FileAsset(native.file), stagedAddonFile(native.identity))]
+        : []),
       copy(
         "api-password",
         pulumi.secret(this.apiPassword.apply((p) => new pulumi.asset.StringAsset(p))),
@@ -332,7 +348,7 @@ export class Balancer extends pulumi.ComponentResource {
         sha256(
           JSON.stringify([
             this.artifactSha256,
-            addonSha256,
+            native.key,
             sha256(unit),
             // the running service keeps the old Node.js until restarted (lb-node installs it)
             nodeVersion,
@@ -358,7 +374,7 @@ export class Balancer extends pulumi.ComponentResource {
             apiTlsDir: apiCert ? LB_API_TLS_DIR : undefined,
             apiPasswordFile: LB_API_PASSWORD_PATH,
             restartKey: key,
-            addon: Boolean(addonPath),
+            addon: { mode: native.mode, identity: native.identity },
           }),
         ),
         // Replaced (so re-run) exactly when one of these changes.
@@ -368,7 +384,7 @@ export class Balancer extends pulumi.ComponentResource {
           sha256(unit),
           m.instance.id,
           ...triggers,
-          addonSha256,
+          native.key,
         ],
         addPreviousOutputInEnv: false,
       },

@@ -149,6 +149,7 @@ function buildCluster(spec: ClusterSpec, opts: ClusterArgs, parent: Cluster) {
       apiPort: spec.balancer.apiPort,
       nodeVersion: spec.balancer.nodeVersion,
       workers: spec.balancer.workers,
+      nativeDataPath: spec.balancer.nativeDataPath,
       nodeSha256: spec.balancer.nodeSha256,
       artifactPath: opts.artifactPath,
       lowestPort: Math.min(1024, ...spec.entryPoints.map((e) => e.lbPort)),

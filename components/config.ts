@@ -158,6 +158,11 @@ const balancer = z.strictObject({
     .optional(),
   /** Entry points from container labels; see `labels` above. Default: off. */
   labels: labels.default(labels.parse({})),
+  /**
+   * The balancer's data path: "auto" (the native addon when `npm run build:lb` built it, else JS
+   * with a warning), "required" (fail at preview without it), "off" (JS). Default: "auto".
+   */
+  nativeDataPath: z.enum(["auto", "required", "off"]).default("auto"),
 });
 
 // A key nobody holds the private half of (a placeholder) costs a 20-minute SSH timeout.

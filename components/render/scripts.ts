@@ -75,6 +75,9 @@ docker swarm init --advertise-addr "$advertise" --listen-addr 0.0.0.0:2377
 }
 
 /** Staged files that hold secrets; the install script removes them once installed. */
+/** The staged name of the native addon built from `identity` (lb/dist/geoswarm-lb.node.json). */
+export const stagedAddonFile = (identity: string): string => `geoswarm-lb-${identity}.node`;
+
 export const LB_STAGED_SECRETS = ["config.toml", "docker-key.pem", "api-key.pem", "api-password"];
 
 /**
@@ -121,11 +124,14 @@ export function lbInstallScript(p: {
    */
   restartKey?: string;
   /**
-   * Install the native data-path addon copied as `geoswarm-lb.node` beside the artifact. When
-   * false, one left by an earlier install is removed, so the service runs the JS path. Defaults
-   * to false.
+   * The native data-path addon (`BalancerArgs.nativeDataPath`). `identity` names the addon's
+   * sources, build flags and ABI; its build is staged as `stagedAddonFile(identity)`. With a
+   * staged build, it is installed beside the artifact. Without one (pulumi ran where gcc is
+   * missing), the host's addon stays when it was built from the same identity, so such a run
+   * flips no host between the native and the JS path; otherwise it is removed (JS), or, for
+   * "required", the install fails. "off" removes it. Defaults to "off".
    */
-  addon?: boolean;
+  addon?: { mode: "auto" | "required" | "off"; identity: string };
 }): string {
   const user = shq(p.user);
   const tlsFiles = (dir: string, prefix: string) => `sudo install -d -m 0750 -g ${user} ${shq(dir)}
@@ -142,7 +148,7 @@ put ${prefix}-key.pem ${shq(`${dir}/key.pem`)} -m 0640 -g ${user}
   const pingUrl = `${p.apiTlsDir ? "https" : "http"}://127.0.0.1:${p.apiPort}/ping`;
   const cacert = p.apiTlsDir ? ` --cacert ${shq(`${p.apiTlsDir}/ca.pem`)}` : "";
   const readySeconds = p.readySeconds ?? 60;
-  const addon = shq(`${p.installDir}/geoswarm-lb.node`);
+  const addonSteps = lbAddonSteps(p.installDir, p.addon ?? { mode: "off", identity: "" });
   return `#!/bin/sh
 # Installs geoswarm-lb from the staging directory, restarts it (or reloads it when only its
 # servers changed) and waits for its API.
@@ -168,8 +174,7 @@ put() {
 sudo install -d -m 0755 ${shq(p.installDir)}
 sudo install -d -m 0750 -g ${user} "$(dirname ${shq(p.configPath)})"
 put geoswarm-lb.cjs ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -m 0644
-${p.addon ? `put geoswarm-lb.node ${addon} -m 0644` : `sudo rm -f ${addon}`}
-put config.toml ${shq(p.configPath)} -m 0640 -g ${user}
+${addonSteps}put config.toml ${shq(p.configPath)} -m 0640 -g ${user}
 ${password}put ${shq(p.unitName)} ${shq(`/etc/systemd/system/${p.unitName}`)} -m 0644
 ${tls}sudo ${shq(NODE_BIN)} ${shq(`${p.installDir}/geoswarm-lb.cjs`)} -c ${shq(p.configPath)} --check
 sudo systemctl daemon-reload
@@ -215,5 +220,37 @@ echo "geoswarm-lb install: $action $unit done, API ready"
 for f in ${LB_STAGED_SECRETS.join(" ")}; do
   rm -f "$staging/$f"
 done
+`;
+}
+
+function lbAddonSteps(
+  installDir: string,
+  a: { mode: "auto" | "required" | "off"; identity: string },
+): string {
+  const addon = shq(`${installDir}/geoswarm-lb.node`);
+  const idFile = shq(`${installDir}/geoswarm-lb.node.id`);
+  if (a.mode === "off") return `sudo rm -f ${addon} ${idFile}\n`;
+  if (!/^[0-9a-f]{64}$/.test(a.identity)) {
+    throw new Error(
+      `lbInstallScript: addon.identity must be 64 hex digits (geoswarm-lb.node.json), got ${JSON.stringify(a.identity)}`,
+    );
+  }
+  const missing =
+    a.mode === "required"
+      ? `  echo "geoswarm-lb install: balancer.nativeDataPath is required, but no native addon $addon_id is staged or installed; run npm run build:lb where pulumi runs (gcc) and pulumi up again" >&2
+  exit 1`
+      : `  sudo rm -f ${addon} ${idFile}
+  echo "geoswarm-lb install: no native addon for these sources (none was built where pulumi ran): the JS data path"`;
+  // The host's own addon of the same identity stays when none is staged: a pulumi up from a
+  // machine without gcc then neither flips the host to JS nor restarts it.
+  return `addon_id=${shq(a.identity)}
+if [ -f "$staging/${stagedAddonFile("$addon_id")}" ]; then
+  sudo install -m 0644 "$staging/${stagedAddonFile("$addon_id")}" ${addon}
+  printf '%s\\n' "$addon_id" | sudo tee ${idFile} >/dev/null
+elif [ -f ${addon} ] && [ "$(cat ${idFile} 2>/dev/null || true)" = "$addon_id" ]; then
+  echo "geoswarm-lb install: keeping the installed native addon $addon_id (none was built where pulumi ran)"
+else
+${missing}
+fi
 `;
 }

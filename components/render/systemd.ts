@@ -90,6 +90,11 @@ export interface LbUnitOptions {
    * (StateDirectory=); the balancer's [state] file lives there. Defaults to LB_STATE_DIRECTORY.
    */
   stateDirectory?: string;
+  /**
+   * GEOSWARM_LB_NATIVE for the service: "0" = the JS data path, "1" = the native addon or fail at
+   * start-up. Defaults to unset: the addon when it is installed and loads, else JS.
+   */
+  native?: "0" | "1";
 }
 
 /** The balancer's StateDirectory= name: /var/lib/geoswarm-lb, owned by the service user. */
@@ -145,6 +150,7 @@ export function lbUnit(o: LbUnitOptions): string {
     ["StateDirectory", o.stateDirectory ?? LB_STATE_DIRECTORY],
   ];
   if (lowPorts) service.push(["AmbientCapabilities", "CAP_NET_BIND_SERVICE"]);
+  if (o.native) service.push(["Environment", `GEOSWARM_LB_NATIVE=${o.native}`]);
   return renderUnit({
     Unit: [
       ["Description", "geoswarm-lb L4 load balancer"],

@@ -238,14 +238,10 @@ describe("geoswarm-lb unit and install script", () => {
     expect(script).toMatch(/--check[\s\S]*systemctl restart/);
   });
 
-  it("installs the native addon beside the artifact before the check, or removes an old one", () => {
-    const script = lbInstallScript({ ...scriptOptions, addon: true });
-    expectShellcheckClean(script, "install-addon.sh");
-    expect(script).toContain("put geoswarm-lb.node '/opt/geoswarm-lb/geoswarm-lb.node' -m 0644");
-    expect(script).toMatch(/geoswarm-lb\.node[\s\S]*--check/);
-    // Without one (no gcc at build time), a stale addon must not run beside a new artifact.
+  it("without the native addon (nativeDataPath off), removes one an earlier install left", () => {
+    // The other settings: render/native-data-path.test.ts.
     expect(lbInstallScript(scriptOptions)).toContain(
-      "sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node'",
+      "sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node' '/opt/geoswarm-lb/geoswarm-lb.node.id'",
     );
   });
 

@@ -23,7 +23,7 @@ put() {
 sudo install -d -m 0755 '/opt/geoswarm-lb'
 sudo install -d -m 0750 -g 'geoswarm-lb' "$(dirname '/etc/geoswarm-lb/config.toml')"
 put geoswarm-lb.cjs '/opt/geoswarm-lb/geoswarm-lb.cjs' -m 0644
-sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node'
+sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node' '/opt/geoswarm-lb/geoswarm-lb.node.id'
 put config.toml '/etc/geoswarm-lb/config.toml' -m 0640 -g 'geoswarm-lb'
 put 'geoswarm-lb.service' '/etc/systemd/system/geoswarm-lb.service' -m 0644
 sudo '/usr/local/bin/node' '/opt/geoswarm-lb/geoswarm-lb.cjs' -c '/etc/geoswarm-lb/config.toml' --check
