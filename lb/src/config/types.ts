@@ -132,6 +132,11 @@ export interface DockerProviderConfig {
   resync_interval: string;
   /** A "key" or "key=value" label a container or service must also carry; default "" (any). */
   container_filter: string;
+  /**
+   * Host ports a backend may be published on, "first-last" inclusive; a port outside is refused
+   * (e.g. the range a firewall lets the balancer reach). Default none: any port.
+   */
+  backend_port_range?: string;
 }
 
 /** geoswarm extension: `[providers]`, sources of servers besides the config file and the API. */

@@ -144,6 +144,12 @@ describe("[providers.docker]", () => {
       resync_interval: "1m",
       container_filter: "",
     });
+    const ranged = validateDockerProvider({
+      endpoint: "tcp://10.0.0.5:2376",
+      port_range: "20000-20999",
+      backend_port_range: " 32768 - 60999 ",
+    });
+    expect(ranged.provider.backend_port_range).toBe("32768-60999");
     const off = validateConfig(parseConfigText("", "toml", { envSubst: false }));
     expect(off.config.providers).toEqual({});
   });
@@ -157,6 +163,7 @@ describe("[providers.docker]", () => {
         resync_interval: "0",
         label_prefix: "geoswarm lb",
         tls_cert_path: "/c.pem",
+        backend_port_range: "32768-70000",
       });
     expect(bad).toThrow(ConfigError);
     try {
@@ -169,6 +176,7 @@ describe("[providers.docker]", () => {
         'providers.docker.port_range: expected "first-last" with ports 1-65535 and first <= last, such as "20000-20999", got "20999-20000"',
         'providers.docker.drain_grace: expected a Go duration such as "500ms", "10s", "1h30m" or "0", got "soon"',
         'providers.docker.resync_interval: expected a duration > 0 such as "1m", got "0"',
+        'providers.docker.backend_port_range: expected "first-last" with ports 1-65535 and first <= last, such as "20000-20999", got "32768-70000"',
       ]);
     }
     expect(() => validateDockerProvider({ endpoint: "unix:///run/docker.sock" })).toThrow(

@@ -170,4 +170,20 @@ describe("docker-labels plan", () => {
       "127.0.0.1:18500",
     ]);
   });
+
+  it("with backend_port_range, a backend published outside it is refused, naming its address", () => {
+    const p = plan(
+      [
+        container("fixed", { port: "20091" }, [[80, 8080]]),
+        container("ephemeral", { port: "20091" }, [[80, 32801]]),
+      ],
+      { ...CTX, backendPorts: { first: 32768, last: 60999 } },
+    );
+    expect(p.servers.get(20091)?.config.discovery.static_list).toEqual(["10.0.0.2:32801"]);
+    expect(p.refusals.map((r) => `${r.name} ${r.label}=${r.value}: ${r.problem}`)).toEqual([
+      "fixed geoswarm.lb.target=10.0.0.2:8080: expected port 80 published on a host port in 32768-60999 (providers.docker.backend_port_range), the ports the balancer may reach; container fixed publishes it on 10.0.0.2:8080",
+    ]);
+    // Off by default: any host port.
+    expect(plan([container("fixed2", { port: "20092" }, [[80, 8080]])], CTX).refusals).toEqual([]);
+  });
 });

@@ -25,6 +25,18 @@ export function parsePortRange(text: string): { first: number; last: number } | 
   return { first, last };
 }
 
+/** A "first-last" key in its normal form, or undefined when absent or invalid (reported). */
+function readRange(s: Section, key: string): string | undefined {
+  if (!s.has(key)) return undefined;
+  const raw = s.get(key);
+  const range = typeof raw === "string" ? parsePortRange(raw) : null;
+  if (!range) {
+    s.invalid(key, RANGE_EXPECTED, raw);
+    return undefined;
+  }
+  return range.first === range.last ? `${range.first}` : `${range.first}-${range.last}`;
+}
+
 /** Label prefixes as Docker label keys allow them: no spaces, no "=", ending in "." or "-" or "/". */
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9._/-]*[./-]$/;
 
@@ -62,22 +74,17 @@ function readDockerProvider(s: Section): DockerProviderConfig | undefined {
       listen_host,
     );
   }
-  let port_range = "";
   if (!s.has("port_range")) {
     s.required("port_range", 'the listen ports labels may ask for, such as "20000-20999"');
-  } else {
-    const raw = s.get("port_range");
-    const range = typeof raw === "string" ? parsePortRange(raw) : null;
-    if (!range) s.invalid("port_range", RANGE_EXPECTED, raw);
-    else
-      port_range = range.first === range.last ? `${range.first}` : `${range.first}-${range.last}`;
   }
+  const port_range = readRange(s, "port_range") ?? "";
   const drain_grace = s.duration("drain_grace", DEFAULT_DRAIN_GRACE);
   const resync_interval = s.duration("resync_interval", DEFAULT_RESYNC_INTERVAL);
   if (durationOrNull(resync_interval) === 0n) {
     s.invalid("resync_interval", 'expected a duration > 0 such as "1m"', resync_interval);
   }
   const container_filter = s.str("container_filter", "");
+  const backend_port_range = readRange(s, "backend_port_range");
   s.finish();
   if (s.report.errors.length !== errorsBefore || endpoint === undefined) return undefined;
   return {
@@ -92,6 +99,7 @@ function readDockerProvider(s: Section): DockerProviderConfig | undefined {
     drain_grace,
     resync_interval,
     container_filter,
+    ...(backend_port_range !== undefined ? { backend_port_range } : {}),
   };
 }
 

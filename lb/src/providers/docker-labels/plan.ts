@@ -12,7 +12,8 @@
 //   takes a serving port over); with no server yet, the oldest member's settings win. The others
 //   are refused, naming the first label that differs.
 // - A published port at an address the balancer must not dial (loopback of a remote node, which
-//   would be the balancer's own host; link-local; 0.0.0.0) is refused, naming its address.
+//   would be the balancer's own host; link-local; 0.0.0.0) is refused, naming its address; so is
+//   one outside backend_port_range when that is set.
 import {
   formatBackendLine,
   type LabelOptions,
@@ -69,6 +70,8 @@ export interface PlanContext {
    * loopback is then the container's own. Default false: such a port is refused.
    */
   localEndpoint?: boolean;
+  /** Host ports a backend may be published on (`backend_port_range`). Default: any. */
+  backendPorts?: { first: number; last: number };
 }
 
 interface Member {
@@ -111,7 +114,7 @@ function backendsOf(
   c: Candidate,
   req: LabelRequest,
   prefix: string,
-  localEndpoint: boolean,
+  ctx: PlanContext,
   refuse: (label: string, value: string, problem: string) => void,
 ): BackendSpec[] {
   const out: BackendSpec[] = [];
@@ -142,7 +145,16 @@ function backendsOf(
       continue;
     }
     for (const p of published) {
-      const forbidden = forbiddenBackendHost(p.host, localEndpoint);
+      const range = ctx.backendPorts;
+      if (range && (p.publicPort < range.first || p.publicPort > range.last)) {
+        refuse(
+          `${prefix}target`,
+          `${p.host}:${p.publicPort}`,
+          `expected port ${target} published on a host port in ${range.first}-${range.last} (providers.docker.backend_port_range), the ports the balancer may reach; ${inst.name} publishes it on ${p.host}:${p.publicPort}`,
+        );
+        continue;
+      }
+      const forbidden = forbiddenBackendHost(p.host, ctx.localEndpoint ?? false);
       if (forbidden) {
         refuse(
           `${prefix}target`,
@@ -189,9 +201,7 @@ export function plan(candidates: Candidate[], ctx: PlanContext): Plan {
       continue;
     }
     const req = parsed.request;
-    const backends = backendsOf(c, req, prefix, ctx.localEndpoint ?? false, (l, v, p) =>
-      refuse(l, v, p, req.port),
-    );
+    const backends = backendsOf(c, req, prefix, ctx, (l, v, p) => refuse(l, v, p, req.port));
     if (backends.length === 0) continue;
     const user = ctx.portUser(req.port);
     if (user) {

@@ -55,6 +55,7 @@ export class DockerLabelsProvider implements ServerProvider {
   private readonly watch: DockerWatchState;
   private readonly runner: DiscoveryRunner<Snapshot>;
   private readonly range: { first: number; last: number };
+  private readonly backendPorts?: { first: number; last: number };
   private readonly graceMs: number;
   private refusals: Refusal[] = [];
   /** Refusals by their text, to log each once per change. */
@@ -84,6 +85,13 @@ export class DockerLabelsProvider implements ServerProvider {
     const range = parsePortRange(cfg.port_range);
     if (!range) throw new Error(`providers.docker.port_range: invalid ${cfg.port_range}`);
     this.range = range;
+    if (cfg.backend_port_range !== undefined) {
+      const ports = parsePortRange(cfg.backend_port_range);
+      if (!ports) {
+        throw new Error(`providers.docker.backend_port_range: invalid ${cfg.backend_port_range}`);
+      }
+      this.backendPorts = ports;
+    }
     this.graceMs = parseDuration(cfg.drain_grace);
     const endpoint = dockerEndpoint(
       {
@@ -213,6 +221,7 @@ export class DockerLabelsProvider implements ServerProvider {
       },
       portUser: (port) => this.host.portUser(port),
       localEndpoint: isLocalEndpoint(this.client),
+      backendPorts: this.backendPorts,
       current: (port) => {
         const cfg = existing.get(serverName(port));
         // A draining server's settings no longer bind anyone: a replacement may change them.
