@@ -7,6 +7,7 @@ import type {
   LbConfig,
   ServerConfig,
 } from "../../lb/src/config/types";
+import { DOCKER_PUBLISHED_PORTS } from "../flows";
 import { CONSUL_SERVERS_SCRIPT } from "./cloudinit";
 import { GO_DURATION, hostCidr } from "./net";
 
@@ -70,6 +71,14 @@ export interface BalancerConfigInput {
   labels?: LabelsProviderInput;
 }
 
+/**
+ * `[defaults] backend_connection_timeout` with labels on. Label servers take it from `[defaults]`
+ * and have no healthcheck unless labelled, so without it a dead backend holds each client it is
+ * chosen for for the OS connect timeout (~127 s) before the next one is tried. A cross-region
+ * connect takes well under a second.
+ */
+export const LABELS_BACKEND_CONNECT_TIMEOUT = "3s";
+
 function accessRule(cidrOrIp: string): string {
   return `allow ${cidrOrIp.includes("/") ? cidrOrIp : hostCidr(cidrOrIp)}`;
 }
@@ -94,6 +103,9 @@ export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
       ...(i.apiTls ? { tls: { cert_path: i.apiTls.certPath, key_path: i.apiTls.keyPath } } : {}),
     },
     ...(i.statePath ? { state: { path: i.statePath } } : {}),
+    ...(i.labels
+      ? { defaults: { backend_connection_timeout: LABELS_BACKEND_CONNECT_TIMEOUT } }
+      : {}),
     ...(i.labels ? { providers: { docker: dockerProvider(i.labels) } } : {}),
     servers: {
       consul: {
@@ -116,7 +128,9 @@ export function balancerConfig(i: BalancerConfigInput): RawLbConfig {
 
 /**
  * `[providers.docker]`: the manager over TLS with the balancer's client certificate; listeners on
- * every interface (the security group admits `labels.allowedCidrs` to the range).
+ * every interface (the security group admits `labels.allowedCidrs` to the range). Backends only
+ * on Docker's ephemeral published ports, the only host ports the security groups let the balancer
+ * reach: a fixed `-p 8080:80` is refused by name instead of timing out.
  */
 function dockerProvider(l: LabelsProviderInput): RawDockerProvider {
   return {
@@ -128,6 +142,7 @@ function dockerProvider(l: LabelsProviderInput): RawDockerProvider {
     listen_host: "0.0.0.0",
     port_range: l.portRange,
     drain_grace: l.drainGrace,
+    backend_port_range: `${DOCKER_PUBLISHED_PORTS[0]}-${DOCKER_PUBLISHED_PORTS[1]}`,
   };
 }
 

@@ -18,7 +18,7 @@ import {
   checkLabelsProvider,
   renderBalancerConfig,
 } from "../../../components/render/lb";
-import { validateConfig } from "../../../lb/src/config";
+import { parseLabels, validateConfig } from "../../../lb/src/config";
 import { expectGolden } from "../support/golden";
 import { ROOT } from "../support/stack";
 import { scratch } from "../support/tools";
@@ -82,8 +82,26 @@ describe("geoswarm-lb config with labels", () => {
         listen_host: "0.0.0.0",
         port_range: "20000-20999",
         drain_grace: "30s",
+        backend_port_range: "32768-60999",
       },
     });
+  });
+
+  it("bounds backend connects with labels on (label servers take [defaults]), and only then", () => {
+    expect(parse(toml).defaults).toEqual({ backend_connection_timeout: "3s" });
+    expect(parse(renderBalancerConfig(balancerConfig(input))).defaults).toBeUndefined();
+    // The balancer applies it to a label server.
+    const { config } = validateConfig(parse(toml));
+    const req = parseLabels(
+      { "geoswarm.lb.port": "20080" },
+      {
+        prefix: "geoswarm.lb.",
+        listenHost: "0.0.0.0",
+        portRange: { first: 20000, last: 20999 },
+        defaults: config.defaults,
+      },
+    );
+    expect(req.request?.server.backend_connection_timeout).toBe("3s");
   });
 
   it("passes the shared validateConfig without warnings, with the provider's defaults filled", () => {
