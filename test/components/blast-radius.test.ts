@@ -124,6 +124,7 @@ const CHANGES: Change[] = [
       // A new build comes with its native addon (when built), as `npm run build:lb` makes them.
       const addon = path.join(path.dirname(defaultArtifactPath()), "geoswarm-lb.node");
       if (existsSync(addon)) copyFileSync(addon, path.join(path.dirname(copy), "geoswarm-lb.node"));
+      copyFileSync(`${addon}.json`, path.join(path.dirname(copy), "geoswarm-lb.node.json"));
       vi.doMock("../../components/artifact", async (original) => ({
         ...(await original<typeof import("../../components/artifact")>()),
         defaultArtifactPath: () => copy,

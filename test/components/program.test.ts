@@ -327,6 +327,9 @@ describe("after-boot steps (user data holds none of this)", () => {
 describe("balancer deployment", () => {
   const artifact = path.join(ROOT, "lb/dist/geoswarm-lb.cjs");
   const addon = path.join(ROOT, "lb/dist/geoswarm-lb.node");
+  // lb/build.mjs's manifest: the addon's identity (sources, flags, ABI), written built or not.
+  const addonId = () =>
+    JSON.parse(readFileSync(path.join(ROOT, "lb/dist/geoswarm-lb.node.json"), "utf8")).identity;
 
   it("copies the artifact, config, unit and docker client TLS with CopyToRemote into a staging dir", () => {
     const copies = byType("command:remote:CopyToRemote");
@@ -340,9 +343,10 @@ describe("balancer deployment", () => {
         "docker-ca.pem",
         "docker-cert.pem",
         "docker-key.pem",
+        // the native data-path addon, shipped when `npm run build:lb` built it (gcc), staged
+        // under its identity
+        ...(existsSync(addon) ? [`geoswarm-lb-${addonId()}.node`] : []),
         "geoswarm-lb.cjs",
-        // the native data-path addon, shipped when `npm run build:lb` built it (gcc)
-        ...(existsSync(addon) ? ["geoswarm-lb.node"] : []),
         "geoswarm-lb.service",
       ].map((f) => `/home/ubuntu/geoswarm-lb-staging/${f}`),
     );
@@ -375,16 +379,10 @@ describe("balancer deployment", () => {
     );
     // A new API password too (its file is read at start).
     expect(install.inputs.triggers[6]).toBe(sha256("pw-lb-api-password-0123456789abcdef"));
-    // The native addon beside the artifact too (a marker when there is none: the JS path).
-    expect(install.inputs.triggers[7]).toBe(
-      existsSync(addon) ? sha256(readFileSync(addon)) : "no native addon",
-    );
+    // The native addon's identity and the setting (default auto), built here or not.
+    expect(install.inputs.triggers[7]).toBe(`native data path auto ${addonId()}`);
     expect(install.inputs.triggers).toHaveLength(8);
-    expect(install.inputs.create).toContain(
-      existsSync(addon)
-        ? "put geoswarm-lb.node '/opt/geoswarm-lb/geoswarm-lb.node' -m 0644"
-        : "sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node'",
-    );
+    expect(install.inputs.create).toContain(`addon_id='${addonId()}'`);
     expect(install.inputs.create).toContain('sudo systemctl restart "$unit"');
     expect(install.inputs.create).toContain('sudo systemctl reload "$unit"');
     expect(install.inputs.create).toMatch(/^restart_key='[0-9a-f]{64}'$/m);
