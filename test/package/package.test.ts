@@ -239,8 +239,8 @@ describe("the packed tarball", () => {
       /^components\/.+\.ts$/,
       /^lb\/src\/config\/(types|workers)\.ts$/,
       /^lb\/dist\/(geoswarm-lb|config)\.cjs$/,
-      // The native data-path addon, when `prepare` (npm run build:lb) had gcc.
-      /^lb\/dist\/geoswarm-lb\.node$/,
+      // The native data-path addon and its manifest: `prepack` fails without gcc.
+      /^lb\/dist\/geoswarm-lb\.node(\.json)?$/,
     ];
     expect(listing.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     for (const f of [
@@ -265,9 +265,10 @@ describe("the packed tarball", () => {
         );
       }
     }
-    if (spawnSync("gcc", ["--version"]).status === 0) {
-      expect(listing).toContain("lb/dist/geoswarm-lb.node");
-    }
+    // Always: a package without the addon would run every consumer's balancer on the JS path
+    // (and fail nativeDataPath "required"); `prepack` refuses to pack without it.
+    expect(listing).toContain("lb/dist/geoswarm-lb.node");
+    expect(listing).toContain("lb/dist/geoswarm-lb.node.json");
     expect(listing.some((f) => /^(test|bench|scripts|docs|examples)\//.test(f))).toBe(false);
     expect(listing.some((f) => /Pulumi\..*ya?ml$|^index\.ts$/.test(f))).toBe(false);
   });
