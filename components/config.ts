@@ -2,8 +2,8 @@
 // Every error names the full key, e.g. `geoswarm:regions[1].hosts[0].instanceType: ...`.
 import { z } from "zod";
 import { MAX_WORKERS, nodeSupportsWorkers } from "../lb/src/config/workers";
-import { documentationRange, publicKeyProblem } from "./config-traps";
 import { LABELS_PORT_RANGE, labelRangeProblems, parsePortRange } from "./config-labels";
+import { documentationRange, publicKeyProblem } from "./config-traps";
 import { DEFAULT_EIP_QUOTA, type InstanceTypeUse, staticArchitectureProblems } from "./placement";
 import {
   BALANCER_NAME,
@@ -131,6 +131,11 @@ const labels = z.strictObject({
     .default(["0.0.0.0/0"]),
   /** How long a port whose last container went away stays open for a replacement. Default: "30s". */
   drainGrace: duration.default("30s"),
+  /**
+   * Also open the range to allowedCidrs for UDP, and the hosts' published UDP ports to the
+   * balancer (`geoswarm.lb.protocol=udp` labels). Default: false, TCP only.
+   */
+  udp: z.boolean().default(false),
 });
 
 const balancer = z.strictObject({

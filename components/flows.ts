@@ -139,13 +139,14 @@ export function planFlows(spec: ClusterSpec): Flow[] {
         ports: [lo, hi],
         why: "entry points from container labels (geoswarm.lb.port, TCP) from balancer.labels.allowedCidrs",
       });
+      if (!labels.udp) return;
       add({
         id: "labels-ports",
         from: { clients: "entry points from labels", cidr, name: `labels-clients-${i + 1}` },
         to: "balancer",
         protocol: "udp",
         ports: [lo, hi],
-        why: "entry points from container labels (geoswarm.lb.protocol=udp) from balancer.labels.allowedCidrs",
+        why: "UDP entry points from container labels (geoswarm.lb.protocol=udp; balancer.labels.udp) from balancer.labels.allowedCidrs",
       });
     });
   }
@@ -157,7 +158,7 @@ export function planFlows(spec: ClusterSpec): Flow[] {
     ports: DOCKER_PUBLISHED_PORTS,
     why: "entry points' backends: the containers' published ports that docker discovery returns",
   });
-  if (labels.enabled) {
+  if (labels.enabled && labels.udp) {
     add({
       id: "balancer-published-ports-udp",
       from: { role: "balancer" },

@@ -37,6 +37,7 @@ describe("geoswarm:balancer.labels (stack config)", () => {
       portRange: "20000-20999",
       allowedCidrs: ["0.0.0.0/0"],
       drainGrace: "30s",
+      udp: false,
     });
     expect(parseClusterSpec(withLabels({ enabled: true })).balancer.labels.enabled).toBe(true);
   });
@@ -103,31 +104,42 @@ describe("flows and firewall plan", () => {
   const labelRules = (labels: unknown) =>
     planFirewall(parseClusterSpec(withLabels(labels))).filter((r) => r.flow === "labels-ports");
 
-  it("opens the range on the balancer only when enabled, only to the configured clients, TCP and UDP", () => {
+  it("opens the range on the balancer only when enabled, only to the configured clients, TCP; UDP only with labels.udp", () => {
     expect(labelRules({ enabled: false })).toEqual([]);
-    const rules = labelRules({
+    const labels = {
       enabled: true,
       portRange: "21000-21099",
       allowedCidrs: ["100.64.0.0/16", "100.65.1.0/24"],
-    });
-    expect(rules.map((r) => [r.role, r.protocol, r.fromPort, r.toPort, r.source]).sort()).toEqual(
+    };
+    const rows = (l: unknown) =>
+      labelRules(l)
+        .map((r) => [r.role, r.protocol, r.fromPort, r.toPort, r.source])
+        .sort();
+    const tcp = [
+      ["balancer", "tcp", 21000, 21099, { cidr: "100.64.0.0/16", name: "labels-clients-1" }],
+      ["balancer", "tcp", 21000, 21099, { cidr: "100.65.1.0/24", name: "labels-clients-2" }],
+    ];
+    expect(rows(labels)).toEqual(tcp.sort());
+    expect(rows({ ...labels, udp: false })).toEqual(tcp.sort());
+    expect(rows({ ...labels, udp: true })).toEqual(
       [
-        ["balancer", "tcp", 21000, 21099, { cidr: "100.64.0.0/16", name: "labels-clients-1" }],
+        ...tcp,
         ["balancer", "udp", 21000, 21099, { cidr: "100.64.0.0/16", name: "labels-clients-1" }],
-        ["balancer", "tcp", 21000, 21099, { cidr: "100.65.1.0/24", name: "labels-clients-2" }],
         ["balancer", "udp", 21000, 21099, { cidr: "100.65.1.0/24", name: "labels-clients-2" }],
       ].sort(),
     );
   });
 
-  it("lets the balancer reach the hosts' published UDP ports only when enabled (UDP labels)", () => {
+  it("lets the balancer reach the hosts' published UDP ports only with labels.udp", () => {
     const udp = (labels: unknown) =>
       planFlows(parseClusterSpec(withLabels(labels))).filter(
         (f) =>
           f.to === "host" && f.protocol === "udp" && "role" in f.from && f.from.role === "balancer",
       );
     expect(udp({ enabled: false })).toEqual([]);
-    expect(udp({ enabled: true }).map((f) => [f.id, f.ports])).toEqual([
+    expect(udp({ enabled: false, udp: true })).toEqual([]);
+    expect(udp({ enabled: true })).toEqual([]);
+    expect(udp({ enabled: true, udp: true }).map((f) => [f.id, f.ports])).toEqual([
       ["balancer-published-ports-udp", [32768, 60999]],
     ]);
   });
@@ -184,10 +196,7 @@ describe.each(["standalone", "swarm"] as const)("the mocked program (%s Swarm)",
           r.inputs.cidrIpv4,
         ])
         .sort(),
-    ).toEqual([
-      [lbSg, "tcp", 21000, 21999, "100.66.0.0/16"],
-      [lbSg, "udp", 21000, 21999, "100.66.0.0/16"],
-    ]);
+    ).toEqual([[lbSg, "tcp", 21000, 21999, "100.66.0.0/16"]]);
   });
 
   it("renders [providers.docker] only when enabled: the manager's Docker API, the balancer's client certificate", async () => {
@@ -205,6 +214,7 @@ describe.each(["standalone", "swarm"] as const)("the mocked program (%s Swarm)",
       listen_host: "0.0.0.0",
       port_range: "21000-21999",
       drain_grace: "30s",
+      backend_port_range: "32768-60999",
     });
     expect(provider.endpoint).toMatch(
       mode === "standalone" ? /^tcp:\/\/.+:2377$/ : /^tcp:\/\/.+:2376$/,
@@ -228,11 +238,7 @@ describe("docs/deploy.md", () => {
       parseClusterSpec({ ...raw, balancer: { ...raw.balancer, labels: { enabled: true } } }),
     );
     const added = on.filter((f) => !off.some((g) => g.id === f.id && g.protocol === f.protocol));
-    expect(added.map((f) => f.id)).toEqual([
-      "labels-ports",
-      "labels-ports",
-      "balancer-published-ports-udp",
-    ]);
+    expect(added.map((f) => `${f.id} ${f.protocol}`)).toEqual(["labels-ports tcp"]);
     const table = renderFlowTable(added);
     const file = path.join(ROOT, "docs", "deploy.md");
     const block = /(<!-- flows:labels:begin -->\n)([\s\S]*?)(<!-- flows:labels:end -->)/;
