@@ -37,6 +37,7 @@ export {
   type LbServerSpec,
 } from "./lb-server";
 export type { SshArgs, SshBastion } from "./machine";
+export type { NativeDataPath } from "./native-data-path";
 export { type EipQuotaCheck, RegionNetwork, type RegionNetworkArgs } from "./network";
 export type { EipQuota, InstanceTypeUse } from "./placement";
 export {
