@@ -115,7 +115,7 @@ describe("balancer.nativeDataPath in the program", () => {
 
   it("refuses another value, naming the key", async () => {
     await expect(deploy(machine("\x7fELF"), "fast")).rejects.toThrow(
-      /geoswarm:balancer\.nativeDataPath/,
+      /geoswarm:balancer\.nativeDataPath: .*"auto".*"required".*"off"/,
     );
   }, 120_000);
 });
