@@ -100,6 +100,7 @@ def tables(res, names):
         if not any(med(res, n, kind, field) for n in names):
             continue  # not measured in this run (--only)
         spread = 'range' if kind in ('bulk', 'bulk_r') else 'pct'
+        label = label.replace('5k idle', f"{res.get('idle_n', 5000) / 1000:g}k idle")
         row = [label] + [cell(med(res, n, kind, field), nd, spread) for n in names]
         hs = med(res, 'haproxy', kind, field)
         row += [ratio(med(res, v, kind, field), hs) for v in vs]

@@ -5,12 +5,16 @@
 // trims the top of its heap (brk) between GCs and the next reads fault the pages in again; the
 // client → backend direction cost 1.2–1.8 CPU-s/GiB instead of ~0.75 (docs/benchmarks.md, "Bulk").
 //
-// How: the server is created with pauseOnConnect, so the accepted handle has not read yet. Its
-// handle is detached from the socket Node made (`_handle = null`) and wrapped in a new
-// net.Socket with `onread`. `_handle`, `_server` and the `pauseOnCreate` option are not public
-// API, so probeAcceptedOnread() checks the whole technique on a real loopback connection at
-// start-up and the relay falls back to 'data' events when it fails; a test fails loudly the day
-// a Node release breaks it (test/lb/proxy/accepted-read.test.ts).
+// How: the server is created with pauseOnConnect, so the accepted handle has not read yet. The
+// socket is switched to `onread` in place, the way net.Socket's constructor does it for the
+// `onread` option: its kBuffer/kBufferGen/kBufferCb fields are set and its handle is told to
+// read into the buffer (useUserBuffer). An earlier version detached the handle and wrapped it in
+// a second net.Socket; the discarded socket showed as 2 KiB more RSS per idle connection until
+// the next GC. The fields are module-private symbols of node:net (found by their description)
+// and useUserBuffer is a handle method, none of them public API, so probeAcceptedOnread() checks
+// the whole technique on a real loopback connection at start-up and the relay falls back to
+// 'data' events when it fails; a test fails loudly the day a Node release breaks it
+// (test/lb/proxy/client-read.test.ts).
 import net from "node:net";
 
 /** The `onread` option of net.Socket: a buffer source and the read callback. */
@@ -20,42 +24,53 @@ export interface OnRead {
 }
 
 type Internal = net.Socket & {
-  _handle: object | null;
-  _server: net.Server | null;
-  server: net.Server | null;
-};
+  _handle: { useUserBuffer?: (buf: Uint8Array) => void } | null;
+} & Record<symbol, unknown>;
+
+interface Fields {
+  kBuffer: symbol;
+  kBufferGen: symbol;
+  kBufferCb: symbol;
+}
+
+let fields: Fields | null | undefined;
+
+/** node:net's private onread fields, found on a fresh socket by their descriptions. */
+function onreadFields(): Fields | null {
+  if (fields !== undefined) return fields;
+  const found = new Map<string, symbol>();
+  for (const sym of Object.getOwnPropertySymbols(new net.Socket())) {
+    if (sym.description) found.set(sym.description, sym);
+  }
+  const kBuffer = found.get("kBuffer");
+  const kBufferGen = found.get("kBufferGen");
+  const kBufferCb = found.get("kBufferCb");
+  fields = kBuffer && kBufferGen && kBufferCb ? { kBuffer, kBufferGen, kBufferCb } : null;
+  return fields;
+}
 
 /**
- * Re-creates an accepted, still paused socket on the same handle with `onread`. The new socket
- * stays paused until resume(); it takes over the server's connection count (server.close()'s
- * callback and getConnections() keep working). Returns the original socket when it has no handle.
+ * Switches an accepted, still paused socket to read through `onread`. It stays paused until
+ * resume(). Returns false (socket unchanged) when node:net does not have the fields or the
+ * handle the technique needs.
  */
-export function wrapAccepted(socket: net.Socket, onread: OnRead): net.Socket {
-  const old = socket as Internal;
-  const handle = old._handle;
-  if (!handle) return socket;
-  old._handle = null;
-  const server = old._server;
-  old._server = null;
-  old.server = null;
-  const wrapped = new net.Socket({
-    handle,
-    allowHalfOpen: true,
-    readable: true,
-    writable: true,
-    // Not in the typings: the same option Node's own accept path passes for pauseOnConnect.
-    pauseOnCreate: true,
-    onread,
-  } as net.SocketConstructorOpts) as Internal;
-  wrapped.server = server;
-  wrapped._server = server;
-  return wrapped;
+export function readAcceptedInto(socket: net.Socket, onread: OnRead): boolean {
+  const f = onreadFields();
+  const s = socket as Internal;
+  const handle = s._handle;
+  if (!f || !handle || typeof handle.useUserBuffer !== "function") return false;
+  const first = onread.buffer();
+  s[f.kBuffer] = first;
+  s[f.kBufferGen] = onread.buffer;
+  s[f.kBufferCb] = onread.callback;
+  handle.useUserBuffer(first);
+  return true;
 }
 
 const PROBE_TIMEOUT_MS = 2000;
 
 /**
- * Checks wrapAccepted() end to end on a loopback connection: nothing is read before resume(),
+ * Checks readAcceptedInto() end to end on a loopback connection: nothing is read before resume(),
  * the bytes land in the supplied buffer, writes and half-close work in both directions, and the
  * server's connection count drops to zero once the socket closes. Resolves null when everything
  * holds, else the reason (for the log line naming the fallback).
@@ -82,12 +97,12 @@ export function probeAcceptedOnread(): Promise<string | null> {
     const timer = setTimeout(() => finish("probe timed out"), PROBE_TIMEOUT_MS);
     timer.unref();
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
-      let wrapped: net.Socket;
       let got = "";
       let early = false;
       let resumed = false;
+      let switched = false;
       try {
-        wrapped = wrapAccepted(accepted, {
+        switched = readAcceptedInto(accepted, {
           buffer: () => own,
           callback(nread, buf) {
             if (!resumed) early = true;
@@ -97,20 +112,24 @@ export function probeAcceptedOnread(): Promise<string | null> {
           },
         });
       } catch (err) {
-        finish(`wrapping the accepted handle failed: ${(err as Error).message}`);
+        finish(`switching the accepted socket to onread failed: ${(err as Error).message}`);
         return;
       }
-      if (wrapped === accepted) {
-        finish("the accepted socket has no _handle");
+      if (!switched) {
+        finish("node:net has no kBuffer/kBufferGen/kBufferCb fields or no handle.useUserBuffer");
         return;
       }
-      wrapped.on("error", (err) => finish(`socket error: ${err.message}`));
-      wrapped.on("end", () => {
+      // 'data' events would mean the bytes bypassed the supplied buffer.
+      accepted.on("data", () => {
+        early = true;
+      });
+      accepted.on("error", (err) => finish(`socket error: ${err.message}`));
+      accepted.on("end", () => {
         if (early) finish("data was read before resume() or outside the supplied buffer");
         else if (got !== "ping") finish(`read ${JSON.stringify(got)}, expected "ping"`);
-        else wrapped.end("pong");
+        else accepted.end("pong");
       });
-      wrapped.on("close", () => {
+      accepted.on("close", () => {
         server.getConnections((err, n) => {
           if (err || n !== 0) finish(`server connection count ${n} after close, expected 0`);
           else done();
@@ -119,7 +138,7 @@ export function probeAcceptedOnread(): Promise<string | null> {
       // Give the client's bytes time to arrive: a socket that reads while "paused" shows here.
       setTimeout(() => {
         resumed = true;
-        wrapped.resume();
+        accepted.resume();
       }, 20).unref();
     });
     server.on("error", (err) => finish(`probe listener: ${err.message}`));

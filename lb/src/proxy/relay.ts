@@ -1,8 +1,8 @@
 // Byte relay between a client socket and a backend socket.
 // - Both directions read through `onread` into a shared, reused buffer (BACKEND_READ for backend
-//   sockets, CLIENT_READ for accepted sockets re-wrapped by accepted-read.ts); a false return
+//   sockets, CLIENT_READ for accepted sockets, see accepted-read.ts); a false return
 //   stops reading until 'drain' on the writer resumes it. When the start-up probe found that
-//   accepted sockets cannot be re-wrapped, the client side falls back to 'data' events with
+//   accepted sockets cannot read through onread, the client side falls back to 'data' events with
 //   pause()/resume(). No stream.pipe() machinery on the hot path.
 // - Half-close in both directions: a FIN from one side is passed on with end(), the other
 //   direction keeps flowing until it ends too (both sockets are created with allowHalfOpen).
@@ -226,7 +226,7 @@ function onClientRead(this: PairedSocket, nread: number, buf: Buffer): boolean {
 /** `onread` option for backend sockets created with net.connect(). */
 export const BACKEND_READ = { buffer: nextReadBuffer, callback: onBackendRead };
 
-/** `onread` option for accepted client sockets (accepted-read.ts wrapAccepted). */
+/** `onread` for accepted client sockets (accepted-read.ts readAcceptedInto). */
 export const CLIENT_READ = { buffer: nextReadBuffer, callback: onClientRead };
 
 function onBackendDrain(this: PairedSocket): void {

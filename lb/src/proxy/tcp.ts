@@ -3,14 +3,14 @@
 import net from "node:net";
 import { unbracketHost } from "../config/address";
 import type { Backend, ElectionContext } from "../core/backend";
-import { probeAcceptedOnread, wrapAccepted } from "./accepted-read";
+import { probeAcceptedOnread, readAcceptedInto } from "./accepted-read";
 import { ActiveSet } from "./active-set";
 import type { FrontendSettings, ProxyContext } from "./context";
 import { proxyHeader } from "./proxy-protocol";
 import { BACKEND_READ, CLIENT_READ, pairOf, RelayPair } from "./relay";
 
 /**
- * Whether accepted sockets are re-wrapped to read through CLIENT_READ: decided once per thread by
+ * Whether accepted sockets read through CLIENT_READ (onread): decided once per thread by
  * a probe before the first listener opens (accepted-read.ts). Tests pin it with
  * setClientOnread() to run the relay on both paths.
  */
@@ -19,12 +19,12 @@ let clientOnread: Promise<boolean> | undefined;
 function decideClientOnread(log: ProxyContext["log"]): Promise<boolean> {
   clientOnread ??= probeAcceptedOnread().then((reason) => {
     if (reason === null) {
-      log.info({}, "client reads: onread into a reused buffer (accepted sockets re-wrapped)");
+      log.info({}, "client reads: onread into reused buffers");
       return true;
     }
     log.warn(
       { reason },
-      "client reads: 'data' events (re-wrapping accepted sockets failed its probe)",
+      "client reads: 'data' events (onread on accepted sockets failed its probe)",
     );
     return false;
   });
@@ -99,13 +99,13 @@ export class TcpFrontend {
     return n;
   }
 
-  private accept(accepted: net.Socket): void {
+  private accept(client: net.Socket): void {
     const ctx = this.ctx;
     const cfg = ctx.config();
-    const clientIp = ctx.clientIp(accepted.remoteAddress);
+    const clientIp = ctx.clientIp(client.remoteAddress);
     if (cfg.access && !cfg.access.allows(clientIp)) {
       ctx.log.debug({ client: clientIp }, "access denied");
-      accepted.destroy();
+      client.destroy();
       return;
     }
     const admitted = ctx.shared
@@ -113,14 +113,13 @@ export class TcpFrontend {
       : cfg.maxConnections === 0 || ctx.counters.activeConnections < cfg.maxConnections;
     if (!admitted) {
       ctx.log.debug({ client: clientIp }, "server max_connections reached, closing client");
-      accepted.destroy();
+      client.destroy();
       return;
     }
-    // Only admitted clients are re-wrapped: a refused one costs no second socket object.
-    const client = this.clientOnread ? wrapAccepted(accepted, CLIENT_READ) : accepted;
+    const onread = this.clientOnread && readAcceptedInto(client, CLIENT_READ);
     this.clients.add(client);
     ctx.counters.activeConnections++;
-    const conn = new TcpConnection(client, clientIp, ctx, cfg, this.clients, client !== accepted);
+    const conn = new TcpConnection(client, clientIp, ctx, cfg, this.clients, onread);
     conn.attachClient();
     conn.attempt();
   }
