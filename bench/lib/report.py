@@ -114,6 +114,11 @@ def tables(res, names):
                for v in res.get(k, {}).values() for r in v)
     out.append('')
     out.append(f'wrk socket errors + non-2xx responses over all runs: {errs}.')
+    for n in names:  # an idle client the backend never saw is not a relayed connection
+        bad = [r.get('sink_conns') for r in res.get('idle', {}).get(n, []) if r.get('sink_conns') != res.get('idle_n')]
+        if bad:
+            out.append(f"{LABEL[n]}: in {len(bad)} idle run(s) the backend held {', '.join(map(str, bad))} connections, "
+                       f"not {res.get('idle_n')}: its idle-memory numbers do not measure relayed connections.")
     failed = sum(1 for k in ('bulk', 'bulk_r') for v in res.get(k, {}).values() for r in v if 'error' in r)
     if failed:
         out.append(f'iperf3 runs that failed (no result, left out of the medians): {failed}.')
