@@ -6,19 +6,8 @@ import {
   parseClusterSpec,
   readClusterSpec,
   regionChecks,
-  StackConfigError,
 } from "../../components/config";
-import { prodConfig, readStackFile, TEST_SSH_PUBLIC_KEY } from "./support/stack";
-
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    parseClusterSpec(raw);
-  } catch (e) {
-    if (e instanceof StackConfigError) return e.problems;
-    throw e;
-  }
-  throw new Error("expected a StackConfigError");
-}
+import { prodConfig, readStackFile, specProblems, TEST_SSH_PUBLIC_KEY } from "./support/stack";
 
 describe("stack config", () => {
   it("parses Pulumi.prod.yaml and fills defaults", () => {
@@ -57,8 +46,8 @@ describe("stack config", () => {
       balancer: { ...(raw.balancer as object), workers },
     });
     expect(parseClusterSpec(withWorkers(2)).balancer.workers).toBe(2);
-    expect(problems(withWorkers(0)).join("\n")).toMatch(/balancer\.workers/);
-    expect(problems(withWorkers(65)).join("\n")).toMatch(/balancer\.workers/);
+    expect(specProblems(withWorkers(0)).join("\n")).toMatch(/balancer\.workers/);
+    expect(specProblems(withWorkers(65)).join("\n")).toMatch(/balancer\.workers/);
   });
 
   it("refuses balancer.workers > 1 on a nodeVersion older than 22.12, naming the key", () => {
@@ -67,10 +56,10 @@ describe("stack config", () => {
       ...raw,
       balancer: { ...(raw.balancer as object), workers, nodeVersion },
     });
-    expect(problems(on(2, "22.11.0"))).toEqual([
+    expect(specProblems(on(2, "22.11.0"))).toEqual([
       'geoswarm:balancer.workers: 2 needs balancer.nodeVersion >= 22.12 (SO_REUSEPORT listeners), got "22.11.0"; raise nodeVersion or set workers to 1',
     ]);
-    expect(problems(on(2, "20.19.0")).join("\n")).toMatch(/^geoswarm:balancer\.workers: /);
+    expect(specProblems(on(2, "20.19.0")).join("\n")).toMatch(/^geoswarm:balancer\.workers: /);
     expect(parseClusterSpec(on(2, "22.12.0")).balancer.workers).toBe(2);
     expect(parseClusterSpec(on(1, "20.19.0")).balancer.workers).toBe(1);
   });
@@ -256,18 +245,18 @@ describe("stack config", () => {
   it.each(cases)("rejects %s, naming the key", (_, mutate, expected) => {
     const raw = prodConfig();
     mutate(raw);
-    expect(problems(raw).join("\n")).toContain(expected);
+    expect(specProblems(raw).join("\n")).toContain(expected);
   });
 
   it("reports every problem at once", () => {
     const raw = prodConfig();
     raw.regions[0].cidr = "nope";
     raw.consul.servers = 2;
-    expect(problems(raw)).toHaveLength(2);
+    expect(specProblems(raw)).toHaveLength(2);
   });
 
   it("refuses Pulumi.prod.yaml as shipped: its key and CIDR are placeholders, with what to put there", () => {
-    expect(problems(structuredClone(readStackFile()))).toEqual([
+    expect(specProblems(structuredClone(readStackFile()))).toEqual([
       "geoswarm:ssh.publicKey: is the placeholder key shipped in Pulumi.prod.yaml; put your own key there: the contents of ~/.ssh/geoswarm.pub (ssh-keygen -t ed25519 -f ~/.ssh/geoswarm), see docs/deploy.md",
       "geoswarm:ssh.allowedCidr: 198.51.100.0/24 is in the documentation range 198.51.100.0/24, a placeholder no client has; put the public network pulumi runs from, e.g. your address as a.b.c.d/32 (curl https://checkip.amazonaws.com)",
     ]);
@@ -330,7 +319,7 @@ describe("stack config", () => {
     raw.swarm.mode = "swarm";
     raw.regions[1].eipQuota = 40;
     raw.regions[1].hosts = Array.from({ length: 20 }, (_, i) => ({ name: `bulk-${i}` }));
-    expect(problems(raw).join("\n")).toMatch(
+    expect(specProblems(raw).join("\n")).toMatch(
       /geoswarm:regions: the host security group would need \d+ inbound rules/,
     );
   });

@@ -5,25 +5,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "smol-toml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseClusterSpec, StackConfigError } from "../../components/config";
+import { parseClusterSpec } from "../../components/config";
 import { planFlows, renderFlowTable } from "../../components/flows";
 import { planFirewall } from "../../components/plan";
 import type { Recorded } from "./support/mocks";
 import { type ProgramRun, runProgram } from "./support/program";
-import { prodConfig, ROOT } from "./support/stack";
+import { prodConfig, ROOT, specProblems } from "./support/stack";
 
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const COPY = "command:remote:CopyToRemote";
-
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    parseClusterSpec(raw);
-  } catch (e) {
-    if (e instanceof StackConfigError) return e.problems;
-    throw e;
-  }
-  throw new Error("expected a StackConfigError");
-}
 
 const withLabels = (labels: unknown, more: Record<string, unknown> = {}) => {
   const raw = prodConfig();
@@ -43,7 +33,7 @@ describe("geoswarm:balancer.labels (stack config)", () => {
   });
 
   it("refuses malformed fields, naming the key, the value and what was expected", () => {
-    const one = (labels: unknown) => problems(withLabels(labels)).join("\n");
+    const one = (labels: unknown) => specProblems(withLabels(labels)).join("\n");
     expect(one({ enabled: true, portRange: "20000" })).toContain(
       'geoswarm:balancer.labels.portRange: must be "low-high", inclusive, such as "20000-20999"',
     );
@@ -74,24 +64,24 @@ describe("geoswarm:balancer.labels (stack config)", () => {
     ["9000-9999", 9284, "geoswarm-lb's metrics"],
     ["22000-22999", 22001, "entry point r1nginx (geoswarm:entryPoints[0].lbPort)"],
   ])("refuses a range %s that contains port %i (%s)", (portRange, port, what) => {
-    expect(problems(withLabels({ enabled: true, portRange }))).toContain(
+    expect(specProblems(withLabels({ enabled: true, portRange }))).toContain(
       `geoswarm:balancer.labels.portRange: "${portRange}" contains port ${port}, used by ${what}; expected a range without it`,
     );
   });
 
   it("refuses a range overlapping the ephemeral ports 32768-60999 (Docker's published ports)", () => {
-    expect(problems(withLabels({ enabled: true, portRange: "30000-32768" }))).toEqual([
+    expect(specProblems(withLabels({ enabled: true, portRange: "30000-32768" }))).toEqual([
       expect.stringContaining(
         'geoswarm:balancer.labels.portRange: "30000-32768" overlaps 32768-60999, the kernel\'s ephemeral ports',
       ),
     ]);
-    expect(problems(withLabels({ enabled: true, portRange: "60999-61000" }))).toHaveLength(1);
+    expect(specProblems(withLabels({ enabled: true, portRange: "60999-61000" }))).toHaveLength(1);
     expect(parseClusterSpec(withLabels({ enabled: true, portRange: "61000-61100" }))).toBeTruthy();
   });
 
   it("checks the range against the API port as configured, and only when enabled", () => {
     expect(
-      problems(withLabels({ enabled: true, portRange: "20000-20999" }, { apiPort: 20500 })),
+      specProblems(withLabels({ enabled: true, portRange: "20000-20999" }, { apiPort: 20500 })),
     ).toEqual([
       'geoswarm:balancer.labels.portRange: "20000-20999" contains port 20500, used by the REST API (geoswarm:balancer.apiPort); expected a range without it',
     ]);

@@ -2,6 +2,7 @@
 // namespace. Uses python3's YAML parser (present wherever cloud-init is installed).
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
+import { parseClusterSpec, StackConfigError } from "../../../components/config";
 
 export const ROOT = path.resolve(__dirname, "../../..");
 
@@ -43,3 +44,14 @@ export function testStackConfig(): Record<string, any> {
 
 /** The prod stack ready to deploy (testStackConfig), to break one key at a time. */
 export const prodConfig = (): Record<string, any> => testStackConfig();
+
+/** The problems parseClusterSpec reports for `raw`; fails when it accepts it. */
+export function specProblems(raw: Record<string, unknown>): string[] {
+  try {
+    parseClusterSpec(raw);
+  } catch (e) {
+    if (e instanceof StackConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error("expected a StackConfigError");
+}
