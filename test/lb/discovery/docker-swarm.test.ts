@@ -5,6 +5,7 @@
 // discovered alongside; tasks published through the ingress mesh have no per-task port and are
 // skipped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpdService } from "../../support/docker/swarm";
 import { requireDocker, startTestbed, type Testbed } from "../../support/docker/testbed";
 import { type RunningBalancer, startBalancer } from "../support/balancer";
 import { request } from "../support/net";
@@ -49,23 +50,8 @@ const serve = (name: string) => [
   `echo ${name} > /www/index.html; exec httpd -f -p 80 -h /www`,
 ];
 
-function service(name: string, region: number, publish: string, ...flags: string[]): string[] {
-  return [
-    "service",
-    "create",
-    "--detach",
-    "--no-resolve-image",
-    "--name",
-    name,
-    ...flags,
-    "--constraint",
-    `engine.labels.region==region-${region}`,
-    "--publish",
-    publish,
-    tb.image,
-    ...serve(name),
-  ];
-}
+const service = (name: string, region: number, publish: string, ...flags: string[]) =>
+  httpdService(tb.image, name, region, publish, ...flags);
 
 describe.skipIf(!canRun)("docker discovery in swarm mode (real 2-node swarm)", () => {
   it("discovers labelled services' tasks on every node and follows scaling", async () => {

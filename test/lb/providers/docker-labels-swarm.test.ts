@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfigText, validateConfig } from "../../../lb/src/config";
 import { silentLogger } from "../../../lb/src/log/logger";
 import { type RunningLb, runLb } from "../../../lb/src/run";
+import { httpdService, runningTasks } from "../../support/docker/swarm";
 import { requireDocker, startTestbed, type Testbed } from "../../support/docker/testbed";
 import { request, waitFor } from "../support/net";
 
@@ -57,28 +58,18 @@ function service(
   port: number,
   replicas = 0,
 ): string[] {
-  return [
-    "service",
-    "create",
-    "--detach",
-    "--no-resolve-image",
-    "--name",
+  return httpdService(
+    tb.image,
     svc,
+    region,
+    publish,
     "-l",
     `geoswarm.lb.port=${port}`,
     "-l",
     "geoswarm.lb.balance=roundrobin",
     "--replicas",
     String(replicas),
-    "--constraint",
-    `engine.labels.region==region-${region}`,
-    "--publish",
-    publish,
-    tb.image,
-    "sh",
-    "-c",
-    `echo ${svc} > /www/index.html; exec httpd -f -p 80 -h /www`,
-  ];
+  );
 }
 
 /** Polls until `pred` or `ms`; resolves with the ms it took. */
@@ -139,17 +130,7 @@ describe.skipIf(!canRun)("docker-labels provider in swarm mode (real 2-node swar
 
 /** When the service's running task reached "running", as the manager recorded it (ms). */
 async function runningSince(svc: string): Promise<number> {
-  const out = await tb.docker(
-    1,
-    "service",
-    "ps",
-    svc,
-    "--filter",
-    "desired-state=running",
-    "--format",
-    "{{.ID}}",
-  );
-  const id = out.split("\n")[0];
+  const [id] = await runningTasks((...args) => tb.docker(1, ...args), svc, "{{.ID}}");
   const ts = await tb.docker(1, "inspect", "--format", "{{.Status.Timestamp}}", id);
   return Date.parse(ts);
 }
