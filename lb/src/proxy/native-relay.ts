@@ -32,7 +32,7 @@ interface Addon {
   collect(): Float64Array;
   onClose(cb: (id: number, tx: number, rx: number, reason: number) => void): void;
   unref(): void;
-  counters(): { relayed: number; active: number };
+  counters(): { relayed: number; active: number; copying: number };
   selfTest(): boolean;
 }
 
@@ -62,6 +62,13 @@ const kNativeId = Symbol("geoswarm.nativeId");
 type NativePair = RelayPair & { [kNativeId]?: number };
 let collector: NodeJS.Timeout | undefined;
 let fallbacks = 0;
+/** The last Balancer's logger: descriptor shortages are logged, never silent. */
+let logger: Logger | undefined;
+/** Warnings not yet logged (at most one line per WARN_MS and kind), and when each kind last was. */
+const pendingWarn = { fallback: 0, copying: 0 };
+const lastWarn = { fallback: 0, copying: 0 };
+let copyingSeen = 0;
+const WARN_MS = 1000;
 
 function load(file: string): { addon: Addon | null; reason: string } {
   if (!existsSync(file)) return { addon: null, reason: `no native addon at ${file}` };
@@ -86,6 +93,7 @@ function load(file: string): { addon: Addon | null; reason: string } {
  */
 export function selectDataPath(log?: Logger): DataPath {
   if (chosen && !log) return chosen;
+  if (log) logger = log;
   const mode = process.env.GEOSWARM_LB_NATIVE ?? "";
   const file = addonPath();
   if (mode === "0") {
@@ -109,9 +117,39 @@ export function selectDataPath(log?: Logger): DataPath {
 }
 
 /** Pairs the addon took over (ever, and open now); null when no addon was loaded. */
-export function nativeCounters(): { relayed: number; active: number; fallbacks: number } | null {
+/**
+ * Pairs the addon took over (ever, and open now), directions it copies without a pipe (none was
+ * left), pairs kept in JS; null when no addon was loaded.
+ */
+export function nativeCounters(): {
+  relayed: number;
+  active: number;
+  copying: number;
+  fallbacks: number;
+} | null {
   if (!loaded?.addon) return null;
   return { ...loaded.addon.counters(), fallbacks };
+}
+
+/** Logs `n` more events of `kind`, at most one line per WARN_MS (the rest go in the next one). */
+function warn(kind: "fallback" | "copying", n: number, err?: string): void {
+  pendingWarn[kind] += n;
+  const now = Date.now();
+  if (now - lastWarn[kind] < WARN_MS) return;
+  lastWarn[kind] = now;
+  const count = pendingWarn[kind];
+  pendingWarn[kind] = 0;
+  if (kind === "fallback") {
+    logger?.warn(
+      { pairs: count, fallbacks_total: fallbacks, error: err },
+      "native data path: pairs kept on the JS path (the addon could not take them)",
+    );
+  } else {
+    logger?.warn(
+      { directions: count, copying_total: copyingSeen },
+      "native data path: no descriptor left for a pipe, directions copy through a buffer instead",
+    );
+  }
 }
 
 function fdOf(socket: Socket): number {
@@ -153,10 +191,11 @@ export function relayNatively(
   let id: number;
   try {
     id = addon.relay(cfd, bfd, clientIdleMs, backendIdleMs, prefix);
-  } catch {
+  } catch (err) {
     // e.g. out of descriptors for the duplicates: this pair stays in JS, bytes read so far first.
     if (prefix) upstream.write(prefix);
     fallbacks++;
+    warn("fallback", 1, (err as Error).message);
     return false;
   }
   (pair as NativePair)[kNativeId] = id;
@@ -180,8 +219,15 @@ export function destroyNative(pair: RelayPair): boolean {
 }
 
 function collect(): void {
-  const batch = loaded?.addon?.collect();
-  if (!batch) return;
+  const native = loaded?.addon;
+  if (!native) return;
+  const copying = native.counters().copying;
+  if (copying > copyingSeen || pendingWarn.copying > 0) {
+    const more = copying - copyingSeen;
+    copyingSeen = copying;
+    warn("copying", more);
+  }
+  const batch = native.collect();
   for (let i = 0; i < batch.length; i += 3) {
     const pair = pairs.get(batch[i] as number);
     if (!pair) continue;
