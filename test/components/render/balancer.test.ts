@@ -14,17 +14,16 @@ import {
   LB_API_TLS_DIR,
   LB_CONFIG_PATH,
   LB_DOCKER_TLS_DIR,
-  LB_INSTALL_DIR,
   LB_STATE_PATH,
   LB_UNIT,
-  LB_USER,
 } from "../../../components/balancer";
 import { CONSUL_SERVERS_SCRIPT } from "../../../components/render/cloudinit";
 import { balancerConfig, renderBalancerConfig } from "../../../components/render/lb";
-import { LB_STAGED_SECRETS, lbInstallScript, NODE_BIN } from "../../../components/render/scripts";
+import { LB_STAGED_SECRETS, lbInstallScript } from "../../../components/render/scripts";
 import { LB_STATE_DIRECTORY, lbUnit } from "../../../components/render/systemd";
 import { validateConfig } from "../../../lb/src/config";
 import { expectGolden } from "../support/golden";
+import { scriptOptions, unitOptions } from "../support/lb-options";
 import { ROOT } from "../support/stack";
 import { expectShellcheckClean, expectValidUnit, scratch } from "../support/tools";
 import { IPS } from "./fixtures";
@@ -157,23 +156,6 @@ describe("geoswarm-lb config", () => {
     expect(r.status).toBe(2);
   });
 });
-
-const unitOptions = {
-  nodePath: NODE_BIN,
-  artifactPath: `${LB_INSTALL_DIR}/geoswarm-lb.cjs`,
-  configPath: LB_CONFIG_PATH,
-  user: LB_USER,
-  lowestPort: 1024,
-};
-
-const scriptOptions = {
-  stagingDir: "/home/ubuntu/geoswarm-lb-staging",
-  installDir: LB_INSTALL_DIR,
-  configPath: LB_CONFIG_PATH,
-  unitName: LB_UNIT,
-  user: LB_USER,
-  apiPort: 8888,
-};
 
 describe("geoswarm-lb unit and install script", () => {
   const unit = (lowestPort: number) => lbUnit({ ...unitOptions, lowestPort });

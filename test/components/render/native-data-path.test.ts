@@ -10,11 +10,12 @@ import * as http from "node:http";
 import type * as net from "node:net";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { LB_CONFIG_PATH, LB_INSTALL_DIR, LB_UNIT, LB_USER } from "../../../components/balancer";
+import { LB_UNIT } from "../../../components/balancer";
 import { type NativeDataPath, planNativeDataPath } from "../../../components/native-data-path";
-import { lbInstallScript, NODE_BIN, stagedAddonFile } from "../../../components/render/scripts";
+import { lbInstallScript, stagedAddonFile } from "../../../components/render/scripts";
 import { lbUnit } from "../../../components/render/systemd";
 import { expectGolden } from "../support/golden";
+import { scriptOptions, unitOptions } from "../support/lb-options";
 import { expectShellcheckClean, expectValidUnit, scratch } from "../support/tools";
 
 const ID = "a".repeat(64);
@@ -33,14 +34,6 @@ function localBuild(o: { addon?: string; identity?: string; skipped?: string }):
   if (built) writeFileSync(path.join(dir, "geoswarm-lb.node"), o.addon as string);
   return artifact;
 }
-
-const unitOptions = {
-  nodePath: NODE_BIN,
-  artifactPath: `${LB_INSTALL_DIR}/geoswarm-lb.cjs`,
-  configPath: LB_CONFIG_PATH,
-  user: LB_USER,
-  lowestPort: 1024,
-};
 
 describe("planNativeDataPath", () => {
   it("renders the three settings into the unit: off → GEOSWARM_LB_NATIVE=0, required → 1, auto → unset", () => {
@@ -110,15 +103,6 @@ describe("planNativeDataPath", () => {
     );
   });
 });
-
-const scriptOptions = {
-  stagingDir: "/home/ubuntu/geoswarm-lb-staging",
-  installDir: LB_INSTALL_DIR,
-  configPath: LB_CONFIG_PATH,
-  unitName: LB_UNIT,
-  user: LB_USER,
-  apiPort: 8888,
-};
 
 describe("the install script's addon step", () => {
   it("matches its golden file and passes shellcheck, for auto and required", () => {
