@@ -6,7 +6,7 @@ import net from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { probeAcceptedOnread } from "../../../lb/src/proxy/accepted-read";
 import { setClientOnread } from "../../../lb/src/proxy/tcp";
-import { startBalancer } from "../support/balancer";
+import { startBalancer, staticWebConfig } from "../support/balancer";
 import { pseudoRandom, sha256, sleep, tcpServer, waitFor, writeAll } from "../support/net";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -14,17 +14,6 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
   setClientOnread(undefined);
 });
-
-function config(backend: number, extra = ""): string {
-  return `
-[servers.web]
-bind = "127.0.0.1:0"
-${extra}
-[servers.web.discovery]
-kind = "static"
-static_list = ["127.0.0.1:${backend}"]
-`;
-}
 
 /** Reads a socket in small bites with pauses, so the writer towards it queues and waits. */
 function slowReader(socket: net.Socket, onDone: (hex: string, bytes: number) => void): void {
@@ -59,7 +48,7 @@ describe("accepted sockets with onread (semi-internal Node API)", () => {
       s.on("end", () => s.end());
     });
     cleanups.push(() => echo.close());
-    const lb = await startBalancer(config(echo.port));
+    const lb = await startBalancer(staticWebConfig(echo.port));
     cleanups.push(() => lb.stop(0));
     const accepted: net.Socket[] = [];
     const server = (lb.server("web") as unknown as { frontend: { server: net.Server } }).frontend
@@ -126,7 +115,7 @@ describe.each([
       });
     });
     cleanups.push(() => backend.close());
-    const lb = await startBalancer(config(backend.port));
+    const lb = await startBalancer(staticWebConfig(backend.port));
     cleanups.push(() => lb.stop(0));
     const results = await Promise.all(
       Array.from(
@@ -170,7 +159,7 @@ describe.each([
       s.on("end", () => s.end(`got ${Buffer.concat(chunks).length}`));
     });
     cleanups.push(() => backend.close());
-    const lb = await startBalancer(config(backend.port));
+    const lb = await startBalancer(staticWebConfig(backend.port));
     cleanups.push(() => lb.stop(0));
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = net.connect({ port: lb.port("web"), host: "127.0.0.1", allowHalfOpen: true });
@@ -189,7 +178,7 @@ describe.each([
     let received = 0;
     const backend = await tcpServer((s) => s.on("data", (c: Buffer) => (received += c.length)));
     cleanups.push(() => backend.close());
-    const lb = await startBalancer(config(backend.port, `client_idle_timeout = "300ms"`));
+    const lb = await startBalancer(staticWebConfig(backend.port, `client_idle_timeout = "300ms"`));
     cleanups.push(() => lb.stop(0));
     const socket = net.connect(lb.port("web"), "127.0.0.1");
     cleanups.push(async () => void socket.destroy());

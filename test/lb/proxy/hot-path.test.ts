@@ -2,7 +2,7 @@
 // connection) that the main relay tests do not pin down.
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { startBalancer } from "../support/balancer";
+import { startBalancer, staticWebConfig } from "../support/balancer";
 import { pseudoRandom, sha256, sleep, tcpServer, waitFor } from "../support/net";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -10,22 +10,13 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-function config(backend: number, extra: string): string {
-  return `
-[servers.web]
-bind = "127.0.0.1:0"
-${extra}
-[servers.web.discovery]
-kind = "static"
-static_list = ["127.0.0.1:${backend}"]
-`;
-}
-
 describe("tcp hot path", () => {
   it("the connect timeout does not outlive the connect: an idle relay stays open without idle timeouts", async () => {
     const echo = await tcpServer((s) => s.on("data", (d) => s.write(d)));
     cleanups.push(() => echo.close());
-    const lb = await startBalancer(config(echo.port, `backend_connection_timeout = "150ms"`));
+    const lb = await startBalancer(
+      staticWebConfig(echo.port, `backend_connection_timeout = "150ms"`),
+    );
     cleanups.push(() => lb.stop(0));
     const socket = net.connect(lb.port("web"), "127.0.0.1");
     cleanups.push(async () => void socket.destroy());
@@ -48,7 +39,7 @@ describe("tcp hot path", () => {
     });
     cleanups.push(() => echo.close());
     const lb = await startBalancer(
-      config(echo.port, `client_idle_timeout = "10s"\nbackend_idle_timeout = "10s"`),
+      staticWebConfig(echo.port, `client_idle_timeout = "10s"\nbackend_idle_timeout = "10s"`),
     );
     cleanups.push(() => lb.stop(0));
     const socket = net.connect(lb.port("web"), "127.0.0.1");
@@ -72,7 +63,7 @@ describe("tcp hot path", () => {
     const payload = pseudoRandom(12 * 1024 * 1024, 7);
     const source = await tcpServer((s) => s.end(payload));
     cleanups.push(() => source.close());
-    const lb = await startBalancer(config(source.port, ""));
+    const lb = await startBalancer(staticWebConfig(source.port, ""));
     cleanups.push(() => lb.stop(0));
     const socket = net.connect(lb.port("web"), "127.0.0.1");
     cleanups.push(async () => void socket.destroy());

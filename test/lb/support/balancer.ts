@@ -28,3 +28,18 @@ export async function startBalancer(toml: string): Promise<RunningBalancer> {
     stop: (graceMs = 0) => balancer.stop(graceMs),
   };
 }
+
+/**
+ * TOML for one server `web` on an ephemeral loopback port, relaying to the static backend
+ * 127.0.0.1:`backend`; `extra` is inserted into `[servers.web]`.
+ */
+export function staticWebConfig(backend: number, extra = ""): string {
+  return `
+[servers.web]
+bind = "127.0.0.1:0"
+${extra}
+[servers.web.discovery]
+kind = "static"
+static_list = ["127.0.0.1:${backend}"]
+`;
+}
