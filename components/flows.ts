@@ -130,24 +130,22 @@ export function planFlows(spec: ClusterSpec): Flow[] {
   const labels = spec.balancer.labels;
   if (labels.enabled) {
     const [lo, hi] = labelPortRange(labels.portRange);
+    const why: Record<Protocol, string> = {
+      tcp: "entry points from container labels (geoswarm.lb.port, TCP) from balancer.labels.allowedCidrs",
+      udp: "UDP entry points from container labels (geoswarm.lb.protocol=udp; balancer.labels.udp) from balancer.labels.allowedCidrs",
+    };
+    const protocols: Protocol[] = labels.udp ? ["tcp", "udp"] : ["tcp"];
     labels.allowedCidrs.forEach((cidr, i) => {
-      add({
-        id: "labels-ports",
-        from: { clients: "entry points from labels", cidr, name: `labels-clients-${i + 1}` },
-        to: "balancer",
-        protocol: "tcp",
-        ports: [lo, hi],
-        why: "entry points from container labels (geoswarm.lb.port, TCP) from balancer.labels.allowedCidrs",
-      });
-      if (!labels.udp) return;
-      add({
-        id: "labels-ports",
-        from: { clients: "entry points from labels", cidr, name: `labels-clients-${i + 1}` },
-        to: "balancer",
-        protocol: "udp",
-        ports: [lo, hi],
-        why: "UDP entry points from container labels (geoswarm.lb.protocol=udp; balancer.labels.udp) from balancer.labels.allowedCidrs",
-      });
+      for (const protocol of protocols) {
+        add({
+          id: "labels-ports",
+          from: { clients: "entry points from labels", cidr, name: `labels-clients-${i + 1}` },
+          to: "balancer",
+          protocol,
+          ports: [lo, hi],
+          why: why[protocol],
+        });
+      }
     });
   }
   add({
