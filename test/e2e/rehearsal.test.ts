@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { get, Operator, sleep } from "../../scripts/rehearsal/operator";
 import { unemulatedDirectives } from "../../scripts/rehearsal/policy";
 import type { Rehearsal } from "../../scripts/rehearsal/rehearsal";
+import { runningTasks } from "../support/docker/swarm";
 import { requireDocker } from "../support/docker/testbed";
 import { startRehearsal } from "./support/rehearsal";
 
@@ -118,17 +119,7 @@ describe.skipIf(!canRun)("rehearsal of the local stack", () => {
       ["r1nginx-web", R1],
       ["r2nginx-web", R2],
     ] as const) {
-      const nodes = (
-        await op.docker(
-          "service",
-          "ps",
-          svc,
-          "--filter",
-          "desired-state=running",
-          "--format",
-          "{{.Node}}",
-        )
-      ).split("\n");
+      const nodes = await runningTasks((...args) => op.docker(...args), svc, "{{.Node}}");
       expect(nodes.sort()).toEqual(hosts);
     }
   });
