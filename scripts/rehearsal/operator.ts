@@ -66,29 +66,10 @@ export class Operator {
   async startServices(): Promise<void> {
     for (const e of this.r.config.entryPoints as Record<string, any>[]) {
       await this.docker(
-        "service",
-        "create",
-        "--detach",
-        "--name",
-        `${e.name}-web`,
-        "--replicas",
-        "2",
-        "--replicas-max-per-node",
-        "1",
-        "--restart-delay",
-        "1s",
-        "--constraint",
-        `engine.labels.region==${e.region}`,
-        "--label",
-        `service=${e.serviceLabel}`,
-        "--publish",
-        `mode=host,target=${e.privatePort}`,
-        "--hostname",
-        "{{.Node.Hostname}}",
-        this.r.tb.image,
-        "sh",
-        "-c",
-        `hostname > /www/index.html; exec httpd -f -p ${e.privatePort} -h /www`,
+        ...this.httpdService(`${e.name}-web`, e.region, e.privatePort, [
+          "--label",
+          `service=${e.serviceLabel}`,
+        ]),
       );
     }
   }
@@ -99,7 +80,26 @@ export class Operator {
    * labelled `geoswarm.lb.port=<port>`; no API call, no `pulumi up`.
    */
   async startLabelledService(name: string, region: string, port: number): Promise<string[]> {
-    const args = [
+    const args = this.httpdService(name, region, 80, [
+      // Never on the manager, whose published ports the balancer's security group may not reach.
+      "--constraint",
+      "node.role==worker",
+      "--label",
+      `geoswarm.lb.port=${port}`,
+      "--label",
+      "geoswarm.lb.balance=roundrobin",
+    ]);
+    await this.docker(...args);
+    return args;
+  }
+
+  /**
+   * `docker service create` arguments for two busybox httpd tasks in `region`, at most one per
+   * host, each answering its host name on `port`, published in host mode; `flags` add
+   * constraints and labels.
+   */
+  private httpdService(name: string, region: string, port: number, flags: string[]): string[] {
+    return [
       "service",
       "create",
       "--detach",
@@ -113,24 +113,16 @@ export class Operator {
       "1s",
       "--constraint",
       `engine.labels.region==${region}`,
-      // Never on the manager, whose published ports the balancer's security group may not reach.
-      "--constraint",
-      "node.role==worker",
-      "--label",
-      `geoswarm.lb.port=${port}`,
-      "--label",
-      "geoswarm.lb.balance=roundrobin",
+      ...flags,
       "--publish",
-      "mode=host,target=80",
+      `mode=host,target=${port}`,
       "--hostname",
       "{{.Node.Hostname}}",
       this.r.tb.image,
       "sh",
       "-c",
-      "hostname > /www/index.html; exec httpd -f -p 80 -h /www",
+      `hostname > /www/index.html; exec httpd -f -p ${port} -h /www`,
     ];
-    await this.docker(...args);
-    return args;
   }
 
   /** Requests from `from` to `url` until every one of `hosts` answered (bounded by `ms`). */
