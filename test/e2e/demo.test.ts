@@ -93,6 +93,27 @@ afterEach(() => {
   }
 }, 120_000);
 
+/** Runs the demo non-interactively with `args` (a fresh env, cleaned up after the test); it must exit 0. */
+async function demoOnce(args: string[]): Promise<{ env: DemoEnv; out: string; err: string }> {
+  const env = demoEnv();
+  envs.push(env);
+  const child = spawn(DEMO, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+  });
+  child.stderr!.on("data", (d) => {
+    err += d;
+  });
+  const code = await exitOf(child);
+  expect(code, `${out}\n${err}`).toBe(0);
+  return { env, out, err };
+}
+
 describe("demo.sh and testbed command lines", () => {
   it("rejects bad arguments with the usage text and exit 2, before touching anything", async () => {
     for (const args of [["--bogus"], ["--requests", "1"], ["--timeout", "x"], ["--requests"]]) {
@@ -131,22 +152,7 @@ describe("demo.sh and testbed command lines", () => {
 
 describe.skipIf(!canRun)("npm run demo", () => {
   it("--once: the rehearsal, firewall table, entry points via the provider, alternating hosts, then a clean exit", async () => {
-    const env = demoEnv();
-    envs.push(env);
-    const child = spawn(DEMO, ["--once"], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-    });
-    child.stderr!.on("data", (d) => {
-      err += d;
-    });
-    const code = await exitOf(child);
-    expect(code, `${out}\n${err}`).toBe(0);
+    const { env, out, err } = await demoOnce(["--once"]);
     const balancer = `${env.TESTBED_NET}.34`;
     const answers = out
       .split(`curl -s http://${balancer}:22001/; done'\n`)[1]
@@ -171,22 +177,7 @@ describe.skipIf(!canRun)("npm run demo", () => {
   }, 180_000);
 
   it("--once --labels: the entry point from a labelled service alone, from the config the program rendered, and a refused label", async () => {
-    const env = demoEnv();
-    envs.push(env);
-    const child = spawn(DEMO, ["--once", "--labels"], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-    });
-    child.stderr!.on("data", (d) => {
-      err += d;
-    });
-    const code = await exitOf(child);
-    expect(code, `${out}\n${err}`).toBe(0);
+    const { env, out, err } = await demoOnce(["--once", "--labels"]);
     const balancer = `${env.TESTBED_NET}.34`;
     const manager = `${env.TESTBED_NET}.35`;
     // The section as the program rendered it on the balancer: the manager's API, its client TLS.
