@@ -15,7 +15,7 @@ def run(d, n=1000):
     cfg = f'{d}/control.toml'
     with open(cfg, 'w') as f:
         f.write(f'[logging]\nlevel = "warn"\noutput = "{d}/logs/control.log"\n'
-                f'[api]\nenabled = true\nbind = "127.0.0.1:{API_PORT}"\n')
+                f'[api]\nenabled = true\nbind = "127.0.0.1:{API_PORT}"\nmax_servers = {n}\n')
     p = procs.start('control', ['node', ARTIFACT, '-c', cfg], None, f'{d}/logs')
     try:
         if not procs.wait_port(API_PORT):
