@@ -166,6 +166,23 @@ export function planFlows(spec: ClusterSpec): Flow[] {
       why: "UDP entry points from labels: the containers' published UDP ports",
     });
   }
+  // Swarm mode's manager is a node that is not drained: a labelled `docker run` against
+  // DOCKER_HOST, or a labelled service's task, runs on it and the labels provider returns the
+  // manager's address. Standalone's manager runs only `swarm manage`: its engine is no node of
+  // the cluster, so nothing there is ever a backend.
+  if (labels.enabled && !standalone) {
+    const managerProtocols: Protocol[] = labels.udp ? ["tcp", "udp"] : ["tcp"];
+    for (const protocol of managerProtocols) {
+      add({
+        id: "balancer-manager-published-ports",
+        from: { role: "balancer" },
+        to: "manager",
+        protocol,
+        ports: DOCKER_PUBLISHED_PORTS,
+        why: `entry points from labels on the swarm-mode manager: its containers' and tasks' published ${protocol.toUpperCase()} ports`,
+      });
+    }
+  }
 
   // Consul: the servers form their cluster; the balancer runs the one client agent.
   for (const from of ["consul", "balancer"] as const) {

@@ -76,14 +76,25 @@ const testSsh = (c: Record<string, any>) => {
 const OPERATOR = "100.64.10.7";
 
 describe.each([
-  ["standalone", (_c: Record<string, any>) => {}],
+  ["standalone Swarm", (_c: Record<string, any>) => {}],
   [
-    "swarm",
+    "swarm mode",
     (c: Record<string, any>) => {
       c.swarm = { ...c.swarm, mode: "swarm" };
     },
   ],
-] as const)("network flows on the mocked graph (%s Swarm)", (mode, mutate) => {
+  [
+    // Labels add flows of their own, the swarm-mode manager's published ports among them.
+    "swarm mode with labels, TCP and UDP",
+    (c: Record<string, any>) => {
+      c.swarm = { ...c.swarm, mode: "swarm" };
+      c.balancer = {
+        ...c.balancer,
+        labels: { enabled: true, udp: true, allowedCidrs: ["100.66.0.0/16"] },
+      };
+    },
+  ],
+] as const)("network flows on the mocked graph (%s)", (mode, mutate) => {
   let g: Graph;
   let spec: ReturnType<typeof parseClusterSpec>;
   beforeAll(async () => {
@@ -157,7 +168,7 @@ describe.each([
     const rules = [...config.matchAll(/"allow ([^"]+)"/g)].map((m) => m[1]).sort();
     const machines = g.machines();
     const expected = ["100.64.10.0/24"];
-    if (mode === "standalone") {
+    if (mode === "standalone Swarm") {
       for (const [, m] of machines)
         if (m.role === "host" || m.role === "manager") expected.push(`${m.ip}/32`);
     }

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseClusterSpec } from "../../components/config";
 import { planFlows, renderFlowTable } from "../../components/flows";
 import { planFirewall } from "../../components/plan";
-import type { Recorded } from "./support/mocks";
+import { fakeIp, type Recorded } from "./support/mocks";
 import { type ProgramRun, runProgram } from "./support/program";
 import { prodConfig, ROOT, specProblems } from "./support/stack";
 
@@ -133,6 +133,28 @@ describe("flows and firewall plan", () => {
       ["balancer-published-ports-udp", [32768, 60999]],
     ]);
   });
+
+  it("lets the balancer reach the swarm-mode manager's published ports with labels (UDP only with labels.udp); never the standalone manager", () => {
+    const toManager = (mode: string, labels: unknown) =>
+      planFirewall(
+        parseClusterSpec({ ...withLabels(labels), swarm: { ...prodConfig().swarm, mode } }),
+      )
+        .filter((r) => r.role === "manager" && r.fromPort === 32768)
+        .map((r) => [r.flow, r.protocol, r.fromPort, r.toPort, r.source]);
+    const rule = (protocol: string) => [
+      "balancer-manager-published-ports",
+      protocol,
+      32768,
+      60999,
+      { machine: "balancer" },
+    ];
+    expect(toManager("swarm", { enabled: false })).toEqual([]);
+    expect(toManager("swarm", { enabled: false, udp: true })).toEqual([]);
+    expect(toManager("swarm", { enabled: true })).toEqual([rule("tcp")]);
+    expect(toManager("swarm", { enabled: true, udp: true })).toEqual([rule("tcp"), rule("udp")]);
+    // Standalone: the manager's engine runs `swarm manage` and is no node of the cluster.
+    expect(toManager("standalone", { enabled: true, udp: true })).toEqual([]);
+  });
 });
 
 // Pulumi.prod.yaml ships placeholders that the program refuses; a user's values stand in.
@@ -189,6 +211,34 @@ describe.each(["standalone", "swarm"] as const)("the mocked program (%s Swarm)",
     ).toEqual([[lbSg, "tcp", 21000, 21999, "100.66.0.0/16"]]);
   });
 
+  it("opens the manager's published ports to the balancer only in swarm mode with labels (its containers and tasks are backends)", () => {
+    const balancerIp = (run: ProgramRun) =>
+      fakeIp(
+        run.recorded.find((r) => r.type === "aws:ec2/eip:Eip" && r.inputs.tags?.Name === "balancer")
+          ?.name ?? "",
+      );
+    const managerSg = (run: ProgramRun) =>
+      run.recorded.find(
+        (r) =>
+          r.type === "aws:ec2/instance:Instance" && r.inputs.tags?.["geoswarm:role"] === "manager",
+      )?.inputs.vpcSecurityGroupIds[0];
+    const published = (run: ProgramRun) =>
+      run.recorded
+        .filter(
+          (r) =>
+            r.type === INGRESS &&
+            r.inputs.securityGroupId === managerSg(run) &&
+            r.inputs.fromPort <= 40000 &&
+            40000 <= r.inputs.toPort,
+        )
+        .map((r) => [r.inputs.ipProtocol, r.inputs.fromPort, r.inputs.toPort, r.inputs.cidrIpv4]);
+    expect(managerSg(on)).toBeDefined();
+    expect(published(off)).toEqual([]);
+    expect(published(on)).toEqual(
+      mode === "swarm" ? [["tcp", 32768, 60999, `${balancerIp(on)}/32`]] : [],
+    );
+  });
+
   it("renders [providers.docker] only when enabled: the manager's Docker API, the balancer's client certificate", async () => {
     expect((await configOf(off)).providers).toBeUndefined();
     const eip = managerIp(on);
@@ -220,16 +270,25 @@ describe.each(["standalone", "swarm"] as const)("the mocked program (%s Swarm)",
 });
 
 describe("docs/deploy.md", () => {
-  it("shows the flow rows that labels add to the sample stack, as the program plans them", () => {
-    const raw = prodConfig();
-    raw.ssh.allowedCidr = "100.64.10.0/24";
-    const off = planFlows(parseClusterSpec(raw));
-    const on = planFlows(
-      parseClusterSpec({ ...raw, balancer: { ...raw.balancer, labels: { enabled: true } } }),
-    );
-    const added = on.filter((f) => !off.some((g) => g.id === f.id && g.protocol === f.protocol));
-    expect(added.map((f) => `${f.id} ${f.protocol}`)).toEqual(["labels-ports tcp"]);
-    const table = renderFlowTable(added);
+  it("shows the flow rows that labels add to the sample stack in either mode, as the program plans them", () => {
+    const added = (mode: string) => {
+      const raw = prodConfig();
+      raw.ssh.allowedCidr = "100.64.10.0/24";
+      raw.swarm = { ...raw.swarm, mode };
+      const off = planFlows(parseClusterSpec(raw));
+      const on = planFlows(
+        parseClusterSpec({ ...raw, balancer: { ...raw.balancer, labels: { enabled: true } } }),
+      );
+      return on.filter((f) => !off.some((g) => g.id === f.id && g.protocol === f.protocol));
+    };
+    expect(added("standalone").map((f) => `${f.id} ${f.protocol}`)).toEqual(["labels-ports tcp"]);
+    // Swarm mode adds the same rows and the manager's published ports (its why names the mode).
+    const swarm = added("swarm");
+    expect(swarm.map((f) => `${f.id} ${f.protocol}`)).toEqual([
+      "labels-ports tcp",
+      "balancer-manager-published-ports tcp",
+    ]);
+    const table = renderFlowTable(swarm);
     const file = path.join(ROOT, "docs", "deploy.md");
     const block = /(<!-- flows:labels:begin -->\n)([\s\S]*?)(<!-- flows:labels:end -->)/;
     if (process.env.UPDATE_GOLDEN) {
