@@ -59,7 +59,10 @@ export interface BalancerArgs {
   nodeSha256?: string;
   /**
    * Path of the built balancer. Defaults to `lb/dist/geoswarm-lb.cjs` in the geoswarm package.
-   * The native data-path addon `geoswarm-lb.node` beside it is shipped with it (`nativeDataPath`).
+   * The native data-path addon `geoswarm-lb.node` beside it is shipped with it (`nativeDataPath`)
+   * when its manifest `geoswarm-lb.node.json` (written by `npm run build:lb`, built or not) is
+   * beside it too. Without the manifest, "auto" ships no addon (and warns once) and "required"
+   * fails at preview.
    */
   artifactPath?: string;
   /**
@@ -374,7 +377,7 @@ export class Balancer extends pulumi.ComponentResource {
             apiTlsDir: apiCert ? LB_API_TLS_DIR : undefined,
             apiPasswordFile: LB_API_PASSWORD_PATH,
             restartKey: key,
-            addon: { mode: native.mode, identity: native.identity },
+            addon: native.install,
           }),
         ),
         // Replaced (so re-run) exactly when one of these changes.

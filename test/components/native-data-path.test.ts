@@ -113,6 +113,28 @@ describe("balancer.nativeDataPath in the program", () => {
     );
   }, 120_000);
 
+  it("auto with an artifact that has no geoswarm-lb.node.json beside it: previews, ships no addon, warns once", async () => {
+    const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(async () => {});
+    const artifact = path.join(scratch(), "geoswarm-lb.cjs");
+    writeFileSync(artifact, ARTIFACT);
+    const recorded = await deploy(artifact);
+    expect(addonCopies(recorded)).toEqual([]);
+    expect(await unit(recorded)).not.toContain("GEOSWARM_LB_NATIVE");
+    expect(install(recorded).inputs.create).toContain(
+      "sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node' '/opt/geoswarm-lb/geoswarm-lb.node.id'",
+    );
+    const manifest = warn.mock.calls
+      .map((c) => String(c[0]))
+      .filter((w) => w.includes(".node.json"));
+    expect(manifest).toHaveLength(1);
+    expect(manifest[0]).toContain(
+      `no geoswarm-lb.node.json was found next to the artifact ${artifact}`,
+    );
+    await expect(deploy(artifact, "required")).rejects.toThrow(
+      /balancer\.nativeDataPath is "required" but no geoswarm-lb\.node\.json was found next to the artifact/,
+    );
+  }, 120_000);
+
   it("refuses another value, naming the key", async () => {
     await expect(deploy(machine("\x7fELF"), "fast")).rejects.toThrow(
       /geoswarm:balancer\.nativeDataPath: .*"auto".*"required".*"off"/,

@@ -89,17 +89,40 @@ describe("planNativeDataPath", () => {
     );
   });
 
-  it("off ships no addon and needs no build; a build without its manifest is refused otherwise", () => {
+  it("off ships no addon and needs no build", () => {
     const noManifest = path.join(scratch(), "geoswarm-lb.cjs");
     writeFileSync(noManifest, "// bundle\n");
     const off = planNativeDataPath("lb", "off", noManifest);
     expect(off.file).toBeUndefined();
-    expect(off).toMatchObject({ env: "0", identity: "" });
-    expect(() => planNativeDataPath("lb", "auto", noManifest)).toThrow(
-      /no .*geoswarm-lb\.node\.json .*run `npm run build:lb`/,
-    );
+    expect(off).toMatchObject({ env: "0", identity: "", install: { mode: "off" } });
     expect(() => planNativeDataPath("lb", "sometimes" as NativeDataPath, noManifest)).toThrow(
       'Balancer lb: nativeDataPath must be one of "auto", "required", "off", got "sometimes"',
+    );
+  });
+
+  it("an artifactPath without geoswarm-lb.node.json beside it: auto ships no addon and warns; required fails", () => {
+    // A custom artifactPath built elsewhere; even an addon beside it has no identity to trust.
+    const dir = scratch();
+    const artifact = path.join(dir, "geoswarm-lb.cjs");
+    writeFileSync(artifact, "// bundle\n");
+    writeFileSync(path.join(dir, "geoswarm-lb.node"), "ELF of unknown sources");
+    const auto = planNativeDataPath("lb", "auto", artifact);
+    expect(auto.file).toBeUndefined();
+    expect(auto.env).toBeUndefined();
+    // The host's addon goes (the install's "off" step): nothing says it matches this artifact.
+    expect(auto.install).toEqual({ mode: "off", identity: "" });
+    expect(auto.key).not.toBe(planNativeDataPath("lb", "auto", localBuild({ addon: "x" })).key);
+    expect(auto.warning).toContain(
+      `Balancer lb: no geoswarm-lb.node.json was found next to the artifact ${artifact}`,
+    );
+    expect(auto.warning).toContain("the balancer runs the JS data path");
+    expect(auto.warning).toContain('set balancer.nativeDataPath to "off"');
+    // The install script accepts the plan (it refuses an empty identity unless "off").
+    expect(lbInstallScript({ ...scriptOptions, addon: auto.install })).toContain(
+      "sudo rm -f '/opt/geoswarm-lb/geoswarm-lb.node' '/opt/geoswarm-lb/geoswarm-lb.node.id'",
+    );
+    expect(() => planNativeDataPath("lb", "required", artifact)).toThrow(
+      `Balancer lb: balancer.nativeDataPath is "required" but no geoswarm-lb.node.json was found next to the artifact ${artifact}`,
     );
   });
 });
