@@ -271,7 +271,10 @@ export type RegionSpec = ClusterSpec["regions"][number];
 export type EntryPointSpec = ClusterSpec["entryPoints"][number];
 /**
  * `geoswarm:balancer.labels`: entry points from container labels. Defaults: `enabled` false,
- * `portRange` "20000-20999", `allowedCidrs` ["0.0.0.0/0"], `drainGrace` "30s".
+ * `portRange` "20000-20999", `allowedCidrs` ["0.0.0.0/0"], `drainGrace` "30s", `udp` false (TCP
+ * only: true also opens `portRange` for UDP, and the published UDP ports of the hosts, and of
+ * the swarm-mode manager, to the balancer; without it a `geoswarm.lb.protocol=udp` label still
+ * gets a listener that no client can reach).
  */
 export type LabelsSpec = ClusterSpec["balancer"]["labels"];
 
