@@ -3,6 +3,8 @@
 // cannot: which files are copied, what the config on the host says, the API's certificate and
 // URL, and the ordering edges of the remote commands.
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "smol-toml";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +21,8 @@ import { runProgram } from "./support/program";
 
 const sha256 = (data: string) => createHash("sha256").update(data).digest("hex");
 const STAGING = "/home/ubuntu/geoswarm-lb-staging";
+/** The Balancer ships the native addon beside the artifact whenever `npm run build:lb` built it. */
+const ADDON_BUILT = existsSync(path.join(__dirname, "../../lb/dist/geoswarm-lb.node"));
 
 /** Stands in for a security-group rule: any resource the remote commands must wait for. */
 class FakeRule extends pulumi.CustomResource {
@@ -85,6 +89,7 @@ describe("Balancer on its own (with dockerCa and a firewall)", () => {
         "solo-lb-cloud-init",
         "solo-lb-node",
         "solo-lb-consul",
+        ...(ADDON_BUILT ? ["solo-lb-copy-addon"] : []),
       ].sort(),
     );
     const ruleUrns = ["ssh-from-operator", "api-from-operator"].map(
