@@ -3,7 +3,9 @@
 // provider, which loads it with require() at run time (it may not capture module imports).
 // Then the optional native addon lb/dist/geoswarm-lb.node and its manifest (buildAddon below).
 // `--require-addon` (npm's prepack): fail instead of skipping the addon, so a published package
-// always holds it.
+// always holds it. So `npm pack` and `npm publish` fail on any machine that cannot build it: not
+// linux-x64 (the addon's only target), or no gcc. Git dependencies run `prepare` only, which
+// skips the addon there.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -37,9 +39,12 @@ if (!addon.built && process.argv.includes("--require-addon")) {
  * source, the build flags and the ABI it targets: platform and Node-API headers) and whether this
  * build produced it. The Balancer keys restarts on the identity, not on the binary's bytes: the
  * same source built by another gcc is a different file doing the same thing, and a deployment
- * must not restart the balancer because `pulumi up` ran on another machine. The flags keep the
- * output free of what depends on the machine anyway (-fno-ident: no compiler version string;
- * no build-id note), so one compiler version builds byte-identical files.
+ * must not restart the balancer because `pulumi up` ran on another machine. The flags keep
+ * some machine-dependent bytes out (-fno-ident: no compiler version string from this source's
+ * object; no build-id note), but not all: gcc's startup objects (crti.o, crtbeginS.o) still put
+ * their `GCC: (…)` string into `.comment`, so builds by different gcc versions differ there as
+ * well. One gcc version still builds byte-identical files on any checkout. Nothing is keyed on
+ * the bytes, so the rest is harmless.
  */
 async function buildAddon() {
   const out = `${outDir}/geoswarm-lb.node`;
