@@ -95,6 +95,15 @@ const member = (n: number, status: string) =>
 /** Answers of the stub, one per probe (the last one repeats). */
 type Answer = "down" | "no-leader" | "healthy" | "non-voter" | "failed-member";
 
+/** `consul members` with servers 1..3 in these states. */
+const members = (...status: string[]) =>
+  [HEADER_MEMBERS, ...status.map((st, i) => member(i + 1, st))].join("\n");
+/** `consul operator raft list-peers`: server 1 leads; `voters[i]` says whether server i+1 votes. */
+const peers = (...voters: boolean[]) =>
+  [HEADER_PEERS, ...voters.map((v, i) => peer(i + 1, i === 0 ? "leader" : "follower", v))].join(
+    "\n",
+  );
+
 function answers(a: Answer): { members: string; peers: string; code: number; error?: string } {
   const refused = (what: string, url: string) =>
     `${what}: Get "http://127.0.0.1:8500${url}": dial tcp 127.0.0.1:8500: connect: connection refused`;
@@ -108,9 +117,7 @@ function answers(a: Answer): { members: string; peers: string; code: number; err
       };
     case "no-leader":
       return {
-        members: [HEADER_MEMBERS, member(1, "alive"), member(2, "alive"), member(3, "alive")].join(
-          "\n",
-        ),
+        members: members("alive", "alive", "alive"),
         peers: "",
         code: 1,
         error:
@@ -118,42 +125,21 @@ function answers(a: Answer): { members: string; peers: string; code: number; err
       };
     case "healthy":
       return {
-        members: [HEADER_MEMBERS, member(1, "alive"), member(2, "alive"), member(3, "alive")].join(
-          "\n",
-        ),
-        peers: [
-          HEADER_PEERS,
-          peer(1, "leader", true),
-          peer(2, "follower", true),
-          peer(3, "follower", true),
-        ].join("\n"),
+        members: members("alive", "alive", "alive"),
+        peers: peers(true, true, true),
         code: 0,
       };
     case "non-voter":
       // autopilot has not promoted the restarted server yet
       return {
-        members: [HEADER_MEMBERS, member(1, "alive"), member(2, "alive"), member(3, "alive")].join(
-          "\n",
-        ),
-        peers: [
-          HEADER_PEERS,
-          peer(1, "leader", true),
-          peer(2, "follower", false),
-          peer(3, "follower", true),
-        ].join("\n"),
+        members: members("alive", "alive", "alive"),
+        peers: peers(true, false, true),
         code: 0,
       };
     case "failed-member":
       return {
-        members: [HEADER_MEMBERS, member(1, "alive"), member(2, "alive"), member(3, "failed")].join(
-          "\n",
-        ),
-        peers: [
-          HEADER_PEERS,
-          peer(1, "leader", true),
-          peer(2, "follower", true),
-          peer(3, "follower", true),
-        ].join("\n"),
+        members: members("alive", "alive", "failed"),
+        peers: peers(true, true, true),
         code: 0,
       };
   }
