@@ -344,6 +344,13 @@ function crossChecks(spec: ClusterSpec): string[] {
     problems.push(...staticArchitectureProblems(uses));
   }
   const reserved = new Set<number>([...RESERVED_BALANCER_PORTS, spec.balancer.apiPort]);
+  // A CIDR listed twice would render two identical security-group rules; AWS refuses the second.
+  spec.balancer.apiAllowedCidrs.forEach((c, i) => {
+    dup("API client CIDR", c, keyPath(["balancer", "apiAllowedCidrs", i]));
+  });
+  spec.balancer.labels.allowedCidrs.forEach((c, i) => {
+    dup("labels client CIDR", c, keyPath(["balancer", "labels", "allowedCidrs", i]));
+  });
   spec.entryPoints.forEach((e, i) => {
     dup("entry point name", e.name, keyPath(["entryPoints", i, "name"]));
     dup("LB port", String(e.lbPort), keyPath(["entryPoints", i, "lbPort"]));

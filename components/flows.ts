@@ -3,6 +3,7 @@
 // graph test that checks the rendered rules all come from this one list.
 import type { ClusterSpec } from "./config";
 import type { Role } from "./plan";
+import { slug } from "./render/net";
 
 /** Transport protocol of a flow or firewall rule. */
 export type Protocol = "tcp" | "udp";
@@ -135,18 +136,21 @@ export function planFlows(spec: ClusterSpec): Flow[] {
       udp: "UDP entry points from container labels (geoswarm.lb.protocol=udp; balancer.labels.udp) from balancer.labels.allowedCidrs",
     };
     const protocols: Protocol[] = labels.udp ? ["tcp", "udp"] : ["tcp"];
-    labels.allowedCidrs.forEach((cidr, i) => {
+    // Rules are named by their CIDR, not by position: removing or reordering a CIDR must not
+    // turn one rule into a copy of another that is only deleted at the end of the run (AWS
+    // refuses duplicate rules).
+    for (const cidr of labels.allowedCidrs) {
       for (const protocol of protocols) {
         add({
           id: "labels-ports",
-          from: { clients: "entry points from labels", cidr, name: `labels-clients-${i + 1}` },
+          from: { clients: "entry points from labels", cidr, name: `labels-clients-${slug(cidr)}` },
           to: "balancer",
           protocol,
           ports: [lo, hi],
           why: why[protocol],
         });
       }
-    });
+    }
   }
   add({
     id: "balancer-published-ports",

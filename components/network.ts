@@ -17,7 +17,7 @@ import {
   zonesByType,
 } from "./placement";
 import { type FirewallRule, ROLES, type Role } from "./plan";
-import { hostCidr, publicSubnetCidr } from "./render/net";
+import { hostCidr, publicSubnetCidr, slug } from "./render/net";
 import { TYPE_PREFIX } from "./types";
 
 /** Arguments of {@link RegionNetwork}. */
@@ -74,8 +74,6 @@ export interface EipQuotaCheck {
   /** Where `fallbackQuota` was configured, named in messages. Defaults to "fallbackQuota". */
   fallbackSource?: string;
 }
-
-const slug = (s: string) => s.replace(/[^A-Za-z0-9-]+/g, "-").replace(/^-|-$/g, "");
 
 /** Where the region offers the used types, and the architectures of those it offers. */
 interface TypeFacts {

@@ -62,3 +62,6 @@ export function publicSubnetCidr(vpcCidr: string): string {
 
 /** "203.0.113.7" → "203.0.113.7/32". */
 export const hostCidr = (ip: string): string => `${ip}/32`;
+
+/** A CIDR or name as it may appear inside a resource name: `10.0.0.0/8` → `10-0-0-0-8`. */
+export const slug = (s: string): string => s.replace(/[^A-Za-z0-9-]+/g, "-").replace(/^-|-$/g, "");

@@ -106,18 +106,63 @@ describe("flows and firewall plan", () => {
         .map((r) => [r.role, r.protocol, r.fromPort, r.toPort, r.source])
         .sort();
     const tcp = [
-      ["balancer", "tcp", 21000, 21099, { cidr: "100.64.0.0/16", name: "labels-clients-1" }],
-      ["balancer", "tcp", 21000, 21099, { cidr: "100.65.1.0/24", name: "labels-clients-2" }],
+      [
+        "balancer",
+        "tcp",
+        21000,
+        21099,
+        { cidr: "100.64.0.0/16", name: "labels-clients-100-64-0-0-16" },
+      ],
+      [
+        "balancer",
+        "tcp",
+        21000,
+        21099,
+        { cidr: "100.65.1.0/24", name: "labels-clients-100-65-1-0-24" },
+      ],
     ];
     expect(rows(labels)).toEqual(tcp.sort());
     expect(rows({ ...labels, udp: false })).toEqual(tcp.sort());
     expect(rows({ ...labels, udp: true })).toEqual(
       [
         ...tcp,
-        ["balancer", "udp", 21000, 21099, { cidr: "100.64.0.0/16", name: "labels-clients-1" }],
-        ["balancer", "udp", 21000, 21099, { cidr: "100.65.1.0/24", name: "labels-clients-2" }],
+        [
+          "balancer",
+          "udp",
+          21000,
+          21099,
+          { cidr: "100.64.0.0/16", name: "labels-clients-100-64-0-0-16" },
+        ],
+        [
+          "balancer",
+          "udp",
+          21000,
+          21099,
+          { cidr: "100.65.1.0/24", name: "labels-clients-100-65-1-0-24" },
+        ],
       ].sort(),
     );
+  });
+
+  it("names each client rule by its CIDR, so removing or reordering CIDRs never turns one rule into a copy of another", () => {
+    const names = (allowedCidrs: string[]) =>
+      labelRules({ enabled: true, allowedCidrs }).map((r) =>
+        "cidr" in r.source ? r.source.name : "",
+      );
+    const [a, b] = ["100.64.0.0/16", "100.65.1.0/24"];
+    const both = names([a, b]);
+    // With positional names, [b] would rename b's rule to a's (an in-place edit to a rule that
+    // still exists as the second one until the end of the run: AWS refuses the duplicate).
+    expect(names([b])).toEqual([both[1]]);
+    expect(names([b, a])).toEqual([both[1], both[0]]);
+  });
+
+  it("refuses a client CIDR listed twice (AWS refuses the second, identical rule)", () => {
+    expect(
+      specProblems(withLabels({ enabled: true, allowedCidrs: ["100.64.0.0/16", "100.64.0.0/16"] })),
+    ).toEqual([
+      'geoswarm:balancer.labels.allowedCidrs[1]: labels client CIDR "100.64.0.0/16" is already used by geoswarm:balancer.labels.allowedCidrs[0]',
+    ]);
   });
 
   it("lets the balancer reach the hosts' published UDP ports only with labels.udp", () => {
